@@ -1,0 +1,70 @@
+"""The command line: ``parlour serve`` (also ``python -m parlour``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+from pydantic import ValidationError
+from redis import Redis
+from redis.exceptions import RedisError
+
+from parlour import __version__
+from parlour.config import Settings
+from parlour.logs import setup_logging
+from parlour.web.lifespan import redact
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parlour", description="A self-hosted AI chat service.")
+    parser.add_argument("--version", action="version", version=f"parlour {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="start the server (the default command)")
+    serve.add_argument("--host", help="address to listen on (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 8000)")
+    serve.add_argument("--reload", action="store_true", help="restart when the code changes")
+    return parser
+
+
+def _check_redis(settings: Settings) -> str | None:
+    """A clear message if the configured Redis cannot be reached, else None."""
+    url = settings.redis_connection_url()
+    if url is None:
+        return None
+    try:
+        with Redis.from_url(url, socket_connect_timeout=settings.redis_connect_timeout) as client:
+            client.ping()
+    except (RedisError, OSError) as exc:
+        return (
+            f"parlour: cannot reach Redis at {redact(url)} ({type(exc).__name__}).\n"
+            "Start it, fix REDIS_URL / REDIS_HOST, or unset them to use the embedded Redis."
+        )
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"parlour: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    host = args.host if getattr(args, "host", None) else settings.host
+    port = args.port if getattr(args, "port", None) is not None else settings.port
+    setup_logging(settings)
+    problem = _check_redis(settings)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 1
+    uvicorn.run(
+        "parlour.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=bool(getattr(args, "reload", False)),
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
+    )
+    return 0

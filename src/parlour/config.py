@@ -1,0 +1,127 @@
+"""Settings: the one place Parlour reads its environment.
+
+A :class:`Settings` object is built once (by the CLI or by whoever calls
+:func:`parlour.web.app.create_app`) and passed down; no other module reads the
+environment. Variable names follow the original tutorial (``OPENAI_API_KEY``,
+``REDIS_HOST``...), so its ``.env`` files keep working.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from platformdirs import user_data_dir
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogFormat = Literal["text", "json"]
+
+
+def _default_data_dir() -> Path:
+    return Path(user_data_dir("parlour", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every setting Parlour has, with the defaults a new user gets."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # --- server -----------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    log_level: str = "INFO"
+    log_format: LogFormat = "text"
+
+    # --- Redis --------------------------------------------------------------
+    # REDIS_URL wins; else REDIS_HOST (+ port/db/password) builds one; else the
+    # embedded redis-server is started in DATA_DIR.
+    redis_url: str | None = None
+    redis_host: str | None = None
+    redis_port: int = Field(6379, ge=1, le=65535)
+    redis_db: int = Field(0, ge=0)
+    redis_password: SecretStr | None = None
+    redis_key_prefix: str = "parlour"
+    redis_connect_timeout: float = Field(3.0, gt=0)
+
+    # --- history ------------------------------------------------------------
+    history_max_messages: int = Field(10_000, ge=2)
+    # 0 keeps conversations until they are deleted.
+    history_ttl_days: float = Field(0, ge=0)
+    max_message_chars: int = Field(32_000, ge=1)
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+
+    # --- the model ------------------------------------------------------------
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_context_window: int = Field(128_000, ge=256)
+    temperature: float = Field(0.7, ge=0, le=2)
+    max_tokens: int = Field(1024, ge=1)
+    stop: list[str] = Field(default_factory=list)
+    # Tokens kept free for the reply when the context is trimmed.
+    reply_reserve_tokens: int = Field(1024, ge=1)
+
+    local_model_path: Path | None = None
+    local_context_window: int = Field(8192, ge=256)
+    local_threads: int = Field(0, ge=0)  # 0: the number of cores
+    local_enabled: bool = True
+
+    default_persona: str = "assistant"
+
+    # --- replies --------------------------------------------------------------
+    heartbeat_seconds: float = Field(15.0, gt=0)
+    reply_stream_ttl_seconds: int = Field(600, ge=1)
+    shutdown_grace_seconds: float = Field(20.0, ge=0)
+
+    # --- the upstream API: retries before the first token, and timeouts -------
+    upstream_attempts: int = Field(3, ge=1, le=10)
+    upstream_connect_timeout: float = Field(10.0, gt=0)
+    upstream_first_token_timeout: float = Field(60.0, gt=0)
+    upstream_idle_timeout: float = Field(60.0, gt=0)
+
+    @field_validator("redis_url", "redis_host", "openai_base_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("openai_api_key", "redis_password", mode="before")
+    @classmethod
+    def _blank_secret_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _reserve_fits(self) -> Settings:
+        if self.reply_reserve_tokens >= min(self.openai_context_window, self.local_context_window):
+            raise ValueError("REPLY_RESERVE_TOKENS must be smaller than the context window")
+        return self
+
+    @property
+    def openai_configured(self) -> bool:
+        return self.openai_api_key is not None or self.openai_base_url is not None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None and self.redis_host is None
+
+    def redis_connection_url(self) -> str | None:
+        """The URL to connect to, or ``None`` when the embedded server is to be used."""
+        if self.redis_url is not None:
+            return self.redis_url
+        if self.redis_host is None:
+            return None
+        auth = ""
+        if self.redis_password is not None:
+            auth = ":" + quote(self.redis_password.get_secret_value(), safe="") + "@"
+        return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"

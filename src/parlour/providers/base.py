@@ -1,0 +1,46 @@
+"""The provider protocol: one streaming method, plus what it offers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from parlour.domain import ChatTurn, ModelInfo, ProviderEvent
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    model: str
+    messages: Sequence[ChatTurn]
+    max_tokens: int
+    temperature: float
+    stop: Sequence[str] = field(default_factory=tuple)
+
+
+class ChatProvider(Protocol):
+    """Streams a reply as :class:`TextDelta` events, then one :class:`Finish`.
+
+    Failures are raised as :class:`~parlour.errors.ProviderError` subclasses.
+    Closing the iterator early (``aclose``) must stop the generation promptly.
+    """
+
+    name: str
+
+    def models(self) -> list[ModelInfo]: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def stream(self, request: CompletionRequest) -> AsyncIterator[ProviderEvent]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap, conservative token estimate for APIs whose tokenizer we do not have.
+
+    About four characters a token for English; CJK characters are closer to one
+    token each, so they count in full.
+    """
+    wide = sum(1 for ch in text if ord(ch) > 0x2E7F)
+    return wide + (len(text) - wide + 3) // 4

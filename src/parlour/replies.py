@@ -1,0 +1,333 @@
+"""Replies run as tasks of their own, not tied to any HTTP connection.
+
+Design note (concurrency)
+-------------------------
+A reply is produced by one task in one process (its *owner process*). Its
+events are numbered from 1 (``start``, ``delta``..., then ``done`` or
+``error``) and go two ways:
+
+* into an in-memory list on the :class:`Reply`, which readers in the same
+  process follow directly (no Redis round trip per token);
+* into the reply's Redis Stream, in small batches (every ``flush_interval``
+  seconds), for readers in other processes and for resuming after a
+  disconnect. The final event is flushed at once.
+
+A reader asks for the events after a sequence number and gets each one once,
+in order, whichever way it reads. The reply's task owns the session's reply
+lock (a Redis key with a TTL that the task keeps fresh), writes the assistant
+message when it ends - complete, stopped (``partial``) or failed - and then
+releases the lock. Stopping cancels the task; cancellation reaches the provider
+through the async generator, which closes the upstream request or stops local
+generation. A stop asked in another process arrives by pub/sub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from redis.exceptions import RedisError
+
+from parlour.domain import Finish, ReplyEvent, TextDelta, new_id
+from parlour.errors import NotFound, ParlourError, ProviderError
+from parlour.providers.base import ChatProvider, CompletionRequest
+from parlour.store import ConversationStore
+
+log = logging.getLogger(__name__)
+
+# Called once when a reply ends: (text, status, error or None, finish reason) -> message id.
+Persist = Callable[[str, str, ParlourError | None, str], Awaitable[str | None]]
+
+Heartbeat = None  # what a subscription yields while the model is silent
+
+
+@dataclass(eq=False)
+class Reply:
+    id: str
+    session_id: str
+    owner: str
+    events: list[ReplyEvent] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+    stopped: bool = False
+    generating: bool = False  # only then may a stop cancel the task
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def emit(self, kind: str, data: dict[str, object]) -> ReplyEvent:
+        event = ReplyEvent(len(self.events) + 1, kind, data)  # type: ignore[arg-type]
+        self.events.append(event)
+        self._changed.set()
+        self._changed = asyncio.Event()
+        return event
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.events) and self.events[-1].final
+
+    async def wait_beyond(self, count: int, wait: float) -> bool:
+        """Wait until there are more than ``count`` events; False on timeout."""
+        if len(self.events) > count:
+            return True
+        changed = self._changed
+        try:
+            async with asyncio.timeout(wait):
+                await changed.wait()
+        except TimeoutError:
+            return False
+        return True
+
+
+class ReplyManager:
+    def __init__(
+        self,
+        store: ConversationStore,
+        *,
+        heartbeat: float = 15.0,
+        flush_interval: float = 0.05,
+        lock_ttl: int = 30,
+    ) -> None:
+        self.store = store
+        self.heartbeat = heartbeat
+        self.flush_interval = flush_interval
+        self.lock_ttl = lock_ttl
+        self.worker_id = new_id()[:12]
+        self._local: dict[str, Reply] = {}
+        self._listener: asyncio.Task[None] | None = None
+
+    # --- starting -------------------------------------------------------------
+
+    async def claim(self, session_id: str) -> str | None:
+        """Take the session's reply lock for a new reply id; None if one is running."""
+        rid = new_id()
+        if await self.store.try_lock_reply(session_id, rid, self.lock_ttl):
+            return rid
+        return None
+
+    async def release(self, session_id: str, rid: str) -> None:
+        await self.store.release_reply(session_id, rid)
+
+    def start(
+        self,
+        rid: str,
+        *,
+        session_id: str,
+        owner: str,
+        start_data: dict[str, object],
+        provider: ChatProvider,
+        request: CompletionRequest,
+        persist: Persist,
+    ) -> Reply:
+        reply = Reply(rid, session_id, owner)
+        reply.emit("start", {"reply_id": rid, "session_id": session_id, **start_data})
+        self._local[rid] = reply
+        reply.task = asyncio.create_task(
+            self._run(reply, provider, request, persist), name=f"reply-{rid}"
+        )
+        return reply
+
+    async def _run(
+        self,
+        reply: Reply,
+        provider: ChatProvider,
+        request: CompletionRequest,
+        persist: Persist,
+    ) -> None:
+        flusher = asyncio.create_task(self._flush(reply))
+        await self.store.save_reply_meta(
+            reply.id,
+            {
+                "session": reply.session_id,
+                "owner": reply.owner,
+                "status": "running",
+                "worker": self.worker_id,
+                "started_at": repr(time.time()),
+            },
+        )
+        parts: list[str] = []
+        finish = Finish()
+        error: ParlourError | None = None
+        reply.generating = True
+        try:
+            async for item in provider.stream(request):
+                if isinstance(item, TextDelta):
+                    parts.append(item.text)
+                    reply.emit("delta", {"content": item.text})
+                else:
+                    finish = item
+        except asyncio.CancelledError:
+            finish = Finish("stopped")
+        except ProviderError as exc:
+            error = exc
+        except Exception:
+            log.exception("reply %s failed", reply.id)
+            error = ParlourError()
+        finally:
+            reply.generating = False
+        text = "".join(parts)
+        if error is not None:
+            status = "partial" if text else "error"
+        else:
+            status = "partial" if finish.reason == "stopped" else "complete"
+        message_id = await self._persist(reply, persist, text, status, error, finish.reason)
+        if error is not None:
+            reply.emit(
+                "error",
+                {"code": error.code, "message": error.message, "message_id": message_id},
+            )
+        else:
+            usage = {
+                k: v
+                for k, v in (
+                    ("prompt_tokens", finish.usage.prompt_tokens),
+                    ("completion_tokens", finish.usage.completion_tokens),
+                )
+                if v is not None
+            }
+            reply.emit(
+                "done",
+                {"finish_reason": finish.reason, "usage": usage, "message_id": message_id},
+            )
+        try:
+            await flusher
+            await self.store.save_reply_meta(reply.id, {"status": status})
+            await self.release(reply.session_id, reply.id)
+        except RedisError:
+            log.warning("reply %s: could not finish its bookkeeping in Redis", reply.id)
+        finally:
+            self._local.pop(reply.id, None)
+
+    async def _persist(
+        self,
+        reply: Reply,
+        persist: Persist,
+        text: str,
+        status: str,
+        error: ParlourError | None,
+        reason: str,
+    ) -> str | None:
+        try:
+            return await persist(text, status, error, reason)
+        except (RedisError, ParlourError):
+            log.warning("reply %s: the assistant message could not be stored", reply.id)
+            return None
+
+    async def _flush(self, reply: Reply) -> None:
+        """Copy the reply's events to its Redis Stream in batches; keep the lock fresh."""
+        flushed = 0
+        last_beat = time.monotonic()
+        while True:
+            await reply.wait_beyond(flushed, wait=self.lock_ttl / 3)
+            if not reply.finished:
+                await asyncio.sleep(self.flush_interval)
+            batch = reply.events[flushed:]
+            try:
+                if batch:
+                    await self.store.append_events(reply.id, batch, final=batch[-1].final)
+                    flushed += len(batch)
+                if time.monotonic() - last_beat > self.lock_ttl / 3:
+                    await self.store.refresh_reply_lock(reply.session_id, reply.id, self.lock_ttl)
+                    last_beat = time.monotonic()
+            except RedisError:
+                log.warning("reply %s: Redis write failed; will retry", reply.id)
+                await asyncio.sleep(0.5)
+                continue
+            if reply.finished and flushed == len(reply.events):
+                return
+
+    # --- reading --------------------------------------------------------------
+
+    def local(self, rid: str) -> Reply | None:
+        return self._local.get(rid)
+
+    async def follow(self, rid: str, after: int = 0) -> AsyncIterator[ReplyEvent | None]:
+        """The reply's events after sequence number ``after``; ``None`` while silent."""
+        reply = self._local.get(rid)
+        if reply is not None:
+            async for event in self._follow_local(reply, after):
+                yield event
+            return
+        async for event in self._follow_stream(rid, after):
+            yield event
+
+    async def _follow_local(self, reply: Reply, after: int) -> AsyncIterator[ReplyEvent | None]:
+        index = after
+        while True:
+            if not await reply.wait_beyond(index, self.heartbeat):
+                yield Heartbeat
+                continue
+            while index < len(reply.events):
+                event = reply.events[index]
+                index += 1
+                yield event
+                if event.final:
+                    return
+
+    async def _follow_stream(self, rid: str, after: int) -> AsyncIterator[ReplyEvent | None]:
+        entry = "0"
+        block_ms = int(self.heartbeat * 1000)
+        while True:
+            batches = await self.store.read_events(rid, entry, block_ms)
+            if not batches:
+                if not await self.store.reply_meta(rid):
+                    raise NotFound("This reply is no longer available.")
+                yield Heartbeat
+                continue
+            for entry, events in batches:  # noqa: B007 - read on from the last entry
+                for event in events:
+                    if event.seq <= after:
+                        continue
+                    after = event.seq
+                    yield event
+                    if event.final:
+                        return
+
+    # --- stopping -------------------------------------------------------------
+
+    async def stop(self, rid: str) -> None:
+        """Stop the reply wherever it runs; its partial text is stored."""
+        reply = self._local.get(rid)
+        if reply is not None:
+            self._cancel(reply)
+        else:
+            await self.store.publish_stop(rid)
+
+    def _cancel(self, reply: Reply) -> None:
+        if reply.task is not None and reply.generating and not reply.stopped:
+            reply.stopped = True
+            reply.task.cancel()
+
+    async def listen_for_stops(self) -> None:
+        """Stop local replies when another process asks (runs for the app's lifetime)."""
+        while True:
+            try:
+                async with self.store.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self.store.keys.stop_channel())
+                    async for message in pubsub.listen():
+                        if message.get("type") != "message":
+                            continue
+                        reply = self._local.get(str(message["data"]))
+                        if reply is not None:
+                            self._cancel(reply)
+            except RedisError:
+                await asyncio.sleep(1.0)
+
+    async def shutdown(self, grace: float) -> None:
+        """Let running replies finish for ``grace`` seconds, then stop and store them."""
+        tasks = [r.task for r in self._local.values() if r.task is not None]
+        if tasks:
+            log.info("waiting up to %.0f s for %d running replies", grace, len(tasks))
+            _done, pending = await asyncio.wait(tasks, timeout=grace)
+            for reply in list(self._local.values()):
+                self._cancel(reply)
+            if pending:
+                await asyncio.wait(pending, timeout=10)
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+
+    def start_listener(self) -> None:
+        self._listener = asyncio.create_task(self.listen_for_stops(), name="stop-listener")

@@ -1,0 +1,314 @@
+"""ConversationStore: everything Parlour keeps in Redis. Every key is built here.
+
+Layout (``P`` is the configured key prefix)::
+
+    P:session:{sid}              hash  id owner title persona model created_at updated_at count
+    P:session:{sid}:messages     list  JSON messages, chronological (RPUSH), trimmed to the newest N
+    P:user:{owner}:sessions      zset  session ids scored by last activity
+    P:session:{sid}:reply        str   id of the reply running in the session (the 409 lock)
+    P:reply:{rid}                hash  session owner status worker started_at
+    P:reply:{rid}:events         stream  the reply's events, each entry a JSON batch of events
+    P:replies:running            zset  running reply ids scored by their last heartbeat
+    P:stop                       pub/sub channel carrying reply ids to stop
+
+Writes that touch several keys run as Lua scripts, so they are atomic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
+
+from parlour.domain import Message, ReplyEvent, SessionInfo, new_id, now
+from parlour.errors import NotFound
+
+Fields = dict[FieldT, EncodableT]
+
+_APPEND_MESSAGE = """
+-- KEYS: session hash, messages list, user's sessions zset
+-- ARGV: message json, max messages, ttl seconds (0 = none), timestamp, session id, title if empty
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+local count = redis.call('LLEN', KEYS[2])
+redis.call('HSET', KEYS[1], 'updated_at', ARGV[4], 'message_count', count)
+if ARGV[6] ~= '' and redis.call('HGET', KEYS[1], 'title') == '' then
+  redis.call('HSET', KEYS[1], 'title', ARGV[6])
+end
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+local ttl = tonumber(ARGV[3])
+if ttl > 0 then
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+return count
+"""
+
+_RELEASE_IF_OWNER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def _title_from(text: str, limit: int = 60) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _message_from_json(raw: str | bytes) -> Message:
+    data = json.loads(raw)
+    return Message(**data)
+
+
+class Keys:
+    """Builds every Redis key Parlour uses."""
+
+    def __init__(self, prefix: str) -> None:
+        self.p = prefix
+
+    def session(self, sid: str) -> str:
+        return f"{self.p}:session:{sid}"
+
+    def messages(self, sid: str) -> str:
+        return f"{self.p}:session:{sid}:messages"
+
+    def user_sessions(self, owner: str) -> str:
+        return f"{self.p}:user:{owner}:sessions"
+
+    def session_reply(self, sid: str) -> str:
+        return f"{self.p}:session:{sid}:reply"
+
+    def reply(self, rid: str) -> str:
+        return f"{self.p}:reply:{rid}"
+
+    def reply_events(self, rid: str) -> str:
+        return f"{self.p}:reply:{rid}:events"
+
+    def running_replies(self) -> str:
+        return f"{self.p}:replies:running"
+
+    def stop_channel(self) -> str:
+        return f"{self.p}:stop"
+
+
+class ConversationStore:
+    """Sessions, messages and reply streams, for owners identified by a string."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = "parlour",
+        max_messages: int = 10_000,
+        ttl_seconds: int = 0,
+        reply_stream_ttl: int = 600,
+    ) -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+        self.max_messages = max_messages
+        self.ttl_seconds = ttl_seconds
+        self.reply_stream_ttl = reply_stream_ttl
+        self._append = redis.register_script(_APPEND_MESSAGE)
+        self._release = redis.register_script(_RELEASE_IF_OWNER)
+
+    # --- sessions -----------------------------------------------------------
+
+    async def create_session(
+        self, owner: str, *, persona: str, model: str, title: str = ""
+    ) -> SessionInfo:
+        ts = now()
+        info = SessionInfo(
+            id=new_id(),
+            owner=owner,
+            title=title,
+            persona=persona,
+            model=model,
+            created_at=ts,
+            updated_at=ts,
+            message_count=0,
+        )
+        mapping: Fields = {k: str(v) for k, v in asdict(info).items()}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.session(info.id), mapping=mapping)
+            if self.ttl_seconds:
+                pipe.expire(self.keys.session(info.id), self.ttl_seconds)
+            pipe.zadd(self.keys.user_sessions(owner), {info.id: ts})
+            await pipe.execute()
+        return info
+
+    async def get_session(self, owner: str, sid: str) -> SessionInfo:
+        """The session, if it exists and belongs to ``owner``; else :class:`NotFound`."""
+        raw = cast(dict[str, str], await self.redis.hgetall(self.keys.session(sid)))
+        if not raw or raw.get("owner") != owner:
+            raise NotFound("This conversation does not exist.")
+        return self._session_from(raw)
+
+    @staticmethod
+    def _session_from(raw: dict[str, str]) -> SessionInfo:
+        return SessionInfo(
+            id=raw["id"],
+            owner=raw["owner"],
+            title=raw.get("title", ""),
+            persona=raw.get("persona", ""),
+            model=raw.get("model", ""),
+            created_at=float(raw.get("created_at", 0)),
+            updated_at=float(raw.get("updated_at", 0)),
+            message_count=int(raw.get("message_count", 0)),
+        )
+
+    async def list_sessions(
+        self, owner: str, *, offset: int = 0, limit: int = 50
+    ) -> tuple[list[SessionInfo], int]:
+        """The owner's sessions, most recently active first, and how many there are."""
+        zkey = self.keys.user_sessions(owner)
+        ids = cast(list[str], await self.redis.zrevrange(zkey, offset, offset + limit - 1))
+        total = int(await self.redis.zcard(zkey))
+        if not ids:
+            return [], total
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sid in ids:
+                pipe.hgetall(self.keys.session(sid))
+            rows = cast(list[dict[str, str]], await pipe.execute())
+        sessions: list[SessionInfo] = []
+        gone: list[str] = []
+        for sid, raw in zip(ids, rows, strict=True):
+            if raw and raw.get("owner") == owner:
+                sessions.append(self._session_from(raw))
+            else:
+                gone.append(sid)  # expired: forget it
+        if gone:
+            await self.redis.zrem(zkey, *gone)
+            total -= len(gone)
+        return sessions, total
+
+    async def update_session(
+        self,
+        owner: str,
+        sid: str,
+        *,
+        title: str | None = None,
+        persona: str | None = None,
+        model: str | None = None,
+    ) -> SessionInfo:
+        await self.get_session(owner, sid)
+        changes: Fields = {
+            k: v
+            for k, v in (("title", title), ("persona", persona), ("model", model))
+            if v is not None
+        }
+        if changes:
+            await self.redis.hset(self.keys.session(sid), mapping=changes)
+        return await self.get_session(owner, sid)
+
+    async def delete_session(self, owner: str, sid: str) -> None:
+        await self.get_session(owner, sid)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.keys.session(sid), self.keys.messages(sid))
+            pipe.zrem(self.keys.user_sessions(owner), sid)
+            await pipe.execute()
+
+    # --- messages -------------------------------------------------------------
+
+    async def append_message(self, session: SessionInfo, message: Message) -> int:
+        """Store ``message`` at the end of the conversation; returns the message count."""
+        title = _title_from(message.content) if message.role == "user" else ""
+        count = await self._append(
+            keys=[
+                self.keys.session(session.id),
+                self.keys.messages(session.id),
+                self.keys.user_sessions(session.owner),
+            ],
+            args=[
+                json.dumps(asdict(message), ensure_ascii=False),
+                self.max_messages,
+                self.ttl_seconds,
+                repr(message.timestamp),
+                session.id,
+                title,
+            ],
+        )
+        if int(count) < 0:
+            raise NotFound("This conversation does not exist.")
+        return int(count)
+
+    async def messages(
+        self, sid: str, *, offset: int = 0, limit: int = 100
+    ) -> tuple[list[Message], int]:
+        """A page of messages, oldest first, and the total stored."""
+        key = self.keys.messages(sid)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.lrange(key, offset, offset + limit - 1)
+            pipe.llen(key)
+            raw, total = await pipe.execute()
+        return [_message_from_json(r) for r in raw], int(total)
+
+    async def recent_messages(self, sid: str, count: int) -> list[Message]:
+        """The newest ``count`` messages, oldest first (reads never grow with history)."""
+        raw = await self.redis.lrange(self.keys.messages(sid), -count, -1)
+        return [_message_from_json(r) for r in raw]
+
+    async def clear_messages(self, owner: str, sid: str) -> None:
+        await self.get_session(owner, sid)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.keys.messages(sid))
+            pipe.hset(self.keys.session(sid), mapping={"message_count": 0, "updated_at": now()})
+            await pipe.execute()
+
+    # --- replies --------------------------------------------------------------
+
+    async def try_lock_reply(self, sid: str, rid: str, ttl: int) -> bool:
+        """Claim the session for a new reply; False if one is already running."""
+        return bool(await self.redis.set(self.keys.session_reply(sid), rid, nx=True, ex=ttl))
+
+    async def running_reply(self, sid: str) -> str | None:
+        return cast(str | None, await self.redis.get(self.keys.session_reply(sid)))
+
+    async def refresh_reply_lock(self, sid: str, rid: str, ttl: int) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.expire(self.keys.session_reply(sid), ttl)
+            pipe.zadd(self.keys.running_replies(), {rid: now()})
+            await pipe.execute()
+
+    async def release_reply(self, sid: str, rid: str) -> None:
+        await self._release(keys=[self.keys.session_reply(sid)], args=[rid])
+        await self.redis.zrem(self.keys.running_replies(), rid)
+
+    async def save_reply_meta(self, rid: str, fields: Fields) -> None:
+        key = self.keys.reply(rid)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=fields)
+            pipe.expire(key, max(self.reply_stream_ttl, 86_400))
+            await pipe.execute()
+
+    async def reply_meta(self, rid: str) -> dict[str, str]:
+        return cast(dict[str, str], await self.redis.hgetall(self.keys.reply(rid)))
+
+    async def append_events(self, rid: str, events: Sequence[ReplyEvent], *, final: bool) -> None:
+        """Add a batch of events to the reply's stream; a final batch sets its expiry."""
+        payload = json.dumps([[e.seq, e.kind, e.data] for e in events], ensure_ascii=False)
+        key = self.keys.reply_events(rid)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(key, {"b": payload})
+            pipe.expire(key, self.reply_stream_ttl if final else max(self.reply_stream_ttl, 86_400))
+            await pipe.execute()
+
+    async def read_events(
+        self, rid: str, after_entry: str, block_ms: int
+    ) -> list[tuple[str, list[ReplyEvent]]]:
+        """Stream entries after ``after_entry`` ('0' for all), waiting up to ``block_ms``."""
+        key = self.keys.reply_events(rid)
+        result: Any = await self.redis.xread({key: after_entry}, block=block_ms, count=100)
+        out: list[tuple[str, list[ReplyEvent]]] = []
+        for _stream, entries in result or []:
+            for entry_id, fields in entries:
+                batch = json.loads(fields["b"])
+                out.append((entry_id, [ReplyEvent(seq, kind, data) for seq, kind, data in batch]))
+        return out
+
+    async def publish_stop(self, rid: str) -> None:
+        await self.redis.publish(self.keys.stop_channel(), rid)

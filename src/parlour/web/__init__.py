@@ -1,0 +1,1 @@
+"""The HTTP side: the app factory, its routers and the static page."""

@@ -1,0 +1,35 @@
+"""The app factory: ``create_app(settings)`` is the only way an app is made."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from parlour import __version__
+from parlour.config import Settings
+from parlour.web.errors import install_error_handlers
+from parlour.web.lifespan import lifespan
+from parlour.web.limits import BodySizeLimit
+from parlour.web.routes import catalog, health, replies, sessions, tutorial
+
+STATIC_DIR = Path(str(files("parlour.web") / "static"))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Parlour",
+        version=__version__,
+        summary="A self-hosted multi-turn AI chat service.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for module in (catalog, sessions, replies, tutorial, health):
+        app.include_router(module.router)
+    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
+    return app

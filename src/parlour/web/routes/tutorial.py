@@ -1,0 +1,125 @@
+"""The original tutorial's API, at its original paths and in its original shapes.
+
+Here ``user_id`` (a query parameter) names whose sessions these are, as it did
+in the tutorial; one ``user_id`` never sees another's sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from parlour.replies import Reply
+from parlour.web.deps import ServicesDep, TutorialCaller
+from parlour.web.schemas import (
+    ErrorOut,
+    HistoryItem,
+    HistoryOut,
+    Notice,
+    RoleOut,
+    RolesOut,
+    StartChatOut,
+    TutorialSession,
+    TutorialSessions,
+)
+from parlour.web.sse import relay
+
+router = APIRouter(
+    tags=["tutorial API"],
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+)
+
+WELCOME = "你好！我是你的{name}，有什么可以帮助你的吗？"
+
+
+@router.post("/chat/start")
+async def start_chat(
+    caller: TutorialCaller,
+    services: ServicesDep,
+    role: Annotated[str | None, Query(max_length=64)] = None,
+) -> StartChatOut:
+    info = await services.chat.create_session(caller, persona=role)
+    persona = services.personas.get(info.persona)
+    return StartChatOut(session_id=info.id, welcome_message=WELCOME.format(name=persona.name_zh))
+
+
+async def start_tutorial_reply(
+    caller: TutorialCaller,
+    services: ServicesDep,
+    session_id: Annotated[str, Query(max_length=64)],
+    message: Annotated[str, Query()],
+    role: Annotated[str | None, Query(max_length=64)] = None,
+) -> Reply:
+    return await services.chat.send(caller, session_id, message, persona=role)
+
+
+@router.get("/chat/stream", response_class=EventSourceResponse)
+async def chat_stream(
+    reply: Annotated[Reply, Depends(start_tutorial_reply)], services: ServicesDep
+) -> AsyncIterator[ServerSentEvent]:
+    """The reply as ``{"content", "type": "chunk"}`` events, then ``end`` or ``error``."""
+    async for frame in relay(services.replies.follow(reply.id), tutorial=True):
+        yield frame
+
+
+@router.get("/chat/history")
+async def chat_history(
+    caller: TutorialCaller,
+    services: ServicesDep,
+    session_id: Annotated[str, Query(max_length=64)],
+) -> HistoryOut:
+    await services.store.get_session(caller, session_id)
+    limit = services.settings.history_max_messages
+    messages, total = await services.store.messages(session_id, offset=0, limit=limit)
+    items = [HistoryItem(role=m.role, content=m.content, timestamp=m.timestamp) for m in messages]
+    return HistoryOut(messages=items, total=total)
+
+
+@router.get("/chat/sessions")
+async def chat_sessions(caller: TutorialCaller, services: ServicesDep) -> TutorialSessions:
+    sessions, total = await services.store.list_sessions(caller, offset=0, limit=500)
+    return TutorialSessions(
+        sessions=[
+            TutorialSession(
+                session_id=s.id,
+                title=s.title,
+                role=s.persona,
+                created_at=s.created_at,
+                updated_at=s.updated_at,
+                message_count=s.message_count,
+            )
+            for s in sessions
+        ],
+        total=total,
+    )
+
+
+@router.delete("/chat/history/{session_id}")
+async def clear_history(session_id: str, caller: TutorialCaller, services: ServicesDep) -> Notice:
+    await services.store.clear_messages(caller, session_id)
+    return Notice(message="对话历史已清除")
+
+
+@router.delete("/chat/session/{session_id}")
+async def delete_session(session_id: str, caller: TutorialCaller, services: ServicesDep) -> Notice:
+    await services.store.delete_session(caller, session_id)
+    return Notice(message="会话已删除")
+
+
+@router.get("/roles")
+async def roles(services: ServicesDep) -> RolesOut:
+    return RolesOut(
+        roles={
+            p.id: RoleOut(
+                name=p.name_zh,
+                name_en=p.name_en,
+                description=p.description_zh,
+                system_prompt=p.system_prompt,
+            )
+            for p in services.personas.all()
+        },
+        default_role="assistant",
+    )

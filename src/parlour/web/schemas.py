@@ -1,0 +1,198 @@
+"""Request and response bodies of the HTTP API (apart from the stored values)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from parlour.domain import Message, ModelInfo, Persona, SessionInfo
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(description="What went wrong, for people.")
+    error: ErrorBody
+
+
+class PersonaOut(BaseModel):
+    id: str
+    name: str = Field(description="English name")
+    name_zh: str
+    name_en: str
+    description: str
+    description_zh: str
+    icon: str
+
+    @classmethod
+    def of(cls, p: Persona) -> PersonaOut:
+        return cls(
+            id=p.id,
+            name=p.name_en,
+            name_zh=p.name_zh,
+            name_en=p.name_en,
+            description=p.description_en,
+            description_zh=p.description_zh,
+            icon=p.icon,
+        )
+
+
+class PersonaList(BaseModel):
+    personas: list[PersonaOut]
+    default: str
+
+
+class ModelOut(BaseModel):
+    id: str
+    provider: str
+    context_window: int
+    description: str = ""
+
+    @classmethod
+    def of(cls, m: ModelInfo) -> ModelOut:
+        return cls(
+            id=m.id, provider=m.provider, context_window=m.context_window, description=m.description
+        )
+
+
+class ModelList(BaseModel):
+    models: list[ModelOut]
+    default: str | None
+
+
+class SessionOut(BaseModel):
+    id: str
+    title: str
+    persona: str
+    model: str
+    created_at: float
+    updated_at: float
+    message_count: int
+
+    @classmethod
+    def of(cls, s: SessionInfo) -> SessionOut:
+        return cls(
+            id=s.id,
+            title=s.title,
+            persona=s.persona,
+            model=s.model,
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+            message_count=s.message_count,
+        )
+
+
+class SessionPage(BaseModel):
+    items: list[SessionOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    persona: str | None = None
+    title: str = ""
+    model: str | None = None
+
+
+class SessionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = None
+    persona: str | None = None
+    model: str | None = None
+
+
+class MessageOut(BaseModel):
+    id: str
+    role: Literal["user", "assistant"]
+    content: str
+    timestamp: float
+    persona: str
+    status: Literal["complete", "partial", "error"]
+    model: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, m: Message) -> MessageOut:
+        return cls(
+            id=m.id,
+            role=m.role,
+            content=m.content,
+            timestamp=m.timestamp,
+            persona=m.persona,
+            status=m.status,
+            model=m.model,
+            error=m.error,
+        )
+
+
+class MessagePage(BaseModel):
+    items: list[MessageOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class MessageCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    content: str = Field(description="The user's message.")
+    persona: str | None = Field(None, description="Switch the session's persona for this turn on.")
+
+
+class StopOut(BaseModel):
+    reply_id: str
+    stopping: bool = True
+
+
+# --- the tutorial's shapes --------------------------------------------------
+
+
+class StartChatOut(BaseModel):
+    session_id: str
+    welcome_message: str
+
+
+class HistoryItem(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+    timestamp: float
+
+
+class HistoryOut(BaseModel):
+    messages: list[HistoryItem]
+    total: int
+
+
+class RoleOut(BaseModel):
+    name: str
+    name_en: str
+    description: str
+    system_prompt: str
+
+
+class RolesOut(BaseModel):
+    roles: dict[str, RoleOut]
+    default_role: str
+
+
+class TutorialSession(BaseModel):
+    session_id: str
+    title: str
+    role: str
+    created_at: float
+    updated_at: float
+    message_count: int
+
+
+class TutorialSessions(BaseModel):
+    sessions: list[TutorialSession]
+    total: int
+
+
+class Notice(BaseModel):
+    message: str

@@ -1,0 +1,52 @@
+"""Turning reply events into Server-Sent Events: pure functions, tested by tables."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from fastapi.sse import ServerSentEvent
+
+from parlour.domain import ReplyEvent
+from parlour.errors import ParlourError
+
+HEARTBEAT = ServerSentEvent(comment="keep-alive")
+
+
+def api_event(event: ReplyEvent) -> ServerSentEvent:
+    """``/api/v1``: named events, each with the reply's sequence number as its id."""
+    return ServerSentEvent(event=event.kind, data=event.data, id=str(event.seq))
+
+
+def tutorial_event(event: ReplyEvent) -> ServerSentEvent | None:
+    """The tutorial's unnamed events: ``chunk``, then ``end`` or ``error``."""
+    if event.kind == "delta":
+        return ServerSentEvent(data={"content": event.data["content"], "type": "chunk"})
+    if event.kind == "done":
+        return ServerSentEvent(data={"type": "end"})
+    if event.kind == "error":
+        return ServerSentEvent(data={"type": "error", "content": event.data["message"]})
+    return None
+
+
+async def relay(
+    events: AsyncIterator[ReplyEvent | None], *, tutorial: bool = False
+) -> AsyncIterator[ServerSentEvent]:
+    """SSE frames for a reply; a silent model yields comment heartbeats.
+
+    An error while following (Redis lost, reply expired) ends the stream with an
+    ``error`` event instead of a broken connection.
+    """
+    try:
+        async for event in events:
+            if event is None:
+                yield HEARTBEAT
+                continue
+            frame = tutorial_event(event) if tutorial else api_event(event)
+            if frame is not None:
+                yield frame
+    except ParlourError as exc:
+        data: dict[str, object] = {"code": exc.code, "message": exc.message}
+        if tutorial:
+            yield ServerSentEvent(data={"type": "error", "content": exc.message})
+        else:
+            yield ServerSentEvent(event="error", data=data)
