@@ -1,0 +1,158 @@
+"""A scripted OpenAI-compatible chat-completions server on loopback, for tests.
+
+It speaks the real streaming protocol over real HTTP. Each request takes the
+next script from a queue (or, with the queue empty, echoes the last user
+message back as several deltas). Every request body is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+@dataclass
+class Reply:
+    """Stream ``deltas``, ``delay`` seconds apart; then a finish (or a cut, or an error)."""
+
+    deltas: list[str]
+    delay: float = 0.0
+    first_delay: float = 0.0
+    finish: str = "stop"
+    cut: bool = False  # close the connection after the deltas, without [DONE]
+    error_event: str | None = None  # an in-band error object after the deltas
+    usage: dict[str, int] | None = None
+
+
+@dataclass
+class Status:
+    """Answer with an HTTP error instead of a stream."""
+
+    code: int
+    retry_after: str | None = None
+    body: dict[str, Any] = field(
+        default_factory=lambda: {"error": {"message": "scripted failure", "type": "test"}}
+    )
+
+
+Script = Reply | Status
+
+
+def echo_reply(body: dict[str, Any]) -> Reply:
+    last = next((m["content"] for m in reversed(body["messages"]) if m["role"] == "user"), "")
+    words = f"You said: {last}".split(" ")
+    return Reply([w + " " for w in words[:-1]] + [words[-1]])
+
+
+class ScriptedUpstream:
+    def __init__(self) -> None:
+        self.scripts: deque[Script] = deque()
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.disconnects = 0
+        self._lock = threading.Lock()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    # --- scripting ------------------------------------------------------------
+
+    def enqueue(self, *scripts: Script) -> None:
+        with self._lock:
+            self.scripts.extend(scripts)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.scripts.clear()
+            self.requests.clear()
+            self.headers.clear()
+            self.disconnects = 0
+
+    def _next(self, body: dict[str, Any]) -> Script:
+        with self._lock:
+            self.requests.append(body)
+            return self.scripts.popleft() if self.scripts else echo_reply(body)
+
+    # --- the HTTP side -----------------------------------------------------------
+
+    async def _completions(self, request: Request) -> Response:
+        body = await request.json()
+        with self._lock:
+            self.headers.append(dict(request.headers))
+        script = self._next(body)
+        if isinstance(script, Status):
+            headers = {"retry-after": script.retry_after} if script.retry_after else None
+            return JSONResponse(script.body, status_code=script.code, headers=headers)
+        return StreamingResponse(self._stream(body, script), media_type="text/event-stream")
+
+    async def _stream(self, body: dict[str, Any], script: Reply) -> AsyncIterator[bytes]:
+        model = body.get("model", "scripted")
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            data = {
+                "id": "chatcmpl-test",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            return f"data: {json.dumps(data)}\n\n".encode()
+
+        try:
+            if script.first_delay:
+                await asyncio.sleep(script.first_delay)
+            yield chunk({"role": "assistant", "content": ""})
+            for i, text in enumerate(script.deltas):
+                if i and script.delay:
+                    await asyncio.sleep(script.delay)
+                yield chunk({"content": text})
+            if script.error_event is not None:
+                err = {"error": {"message": script.error_event, "type": "server_error"}}
+                yield f"data: {json.dumps(err)}\n\n".encode()
+                return
+            if script.cut:
+                raise ConnectionResetError("scripted cut")  # uvicorn drops the connection
+            yield chunk({}, script.finish)
+            if script.usage is not None:
+                data = {"id": "x", "object": "chat.completion.chunk", "created": 0,
+                        "model": model, "choices": [], "usage": script.usage}  # fmt: skip
+                yield f"data: {json.dumps(data)}\n\n".encode()
+            yield b"data: [DONE]\n\n"
+        except asyncio.CancelledError:
+            self.disconnects += 1
+            raise
+
+    # --- running ----------------------------------------------------------------
+
+    def start(self) -> ScriptedUpstream:
+        app = Starlette(routes=[Route("/v1/chat/completions", self._completions, methods=["POST"])])
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off", ws="none")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("scripted upstream did not start")
+            time.sleep(0.01)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/v1"
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)
