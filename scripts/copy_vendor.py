@@ -1,0 +1,60 @@
+"""Copy the chat page's browser libraries from node_modules into the package.
+
+Run by ``make web-assets`` after ``npm ci``. Versions are pinned by package.json
+and package-lock.json; only these files (and each package's licence) are copied
+into ``src/parlour/web/static/vendor/``, which is generated and not committed.
+The page imports them by these fixed names, so an upgrade never touches its code.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = ROOT / "node_modules"
+VENDOR = ROOT / "src" / "parlour" / "web" / "static" / "vendor"
+
+# package -> [(file inside the package, name in vendor/)]
+FILES: dict[str, list[tuple[str, str]]] = {
+    "marked": [("lib/marked.esm.js", "marked.esm.js"), ("LICENSE", "marked.LICENSE")],
+    "dompurify": [("dist/purify.es.mjs", "purify.es.mjs"), ("LICENSE", "dompurify.LICENSE")],
+    "@highlightjs/cdn-assets": [
+        ("es/highlight.min.js", "highlight.min.js"),
+        ("styles/github.min.css", "hljs-light.css"),
+        ("styles/github-dark.min.css", "hljs-dark.css"),
+        ("LICENSE", "highlight.LICENSE"),
+    ],
+}
+
+
+def version_of(package: str) -> str:
+    manifest = json.loads((MODULES / package / "package.json").read_text(encoding="utf-8"))
+    return str(manifest["version"])
+
+
+def main() -> int:
+    if not MODULES.is_dir():
+        print("node_modules/ is missing: run `npm ci` first.", file=sys.stderr)
+        return 1
+    if VENDOR.exists():
+        shutil.rmtree(VENDOR)
+    VENDOR.mkdir(parents=True)
+    versions: dict[str, str] = {}
+    for package, files in FILES.items():
+        for source, target in files:
+            path = MODULES / package / source
+            if not path.is_file():
+                print(f"{package}: {source} not found; is the version right?", file=sys.stderr)
+                return 1
+            shutil.copyfile(path, VENDOR / target)
+        versions[package] = version_of(package)
+    (VENDOR / "versions.json").write_text(json.dumps(versions, indent=2) + "\n", encoding="utf-8")
+    print(f"copied {sum(len(f) for f in FILES.values())} files into {VENDOR.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
