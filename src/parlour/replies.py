@@ -172,6 +172,12 @@ class ReplyManager:
         else:
             status = "partial" if finish.reason == "stopped" else "complete"
         message_id = await self._persist(reply, persist, text, status, error, finish.reason)
+        # The session is free as soon as the message is stored, before the client
+        # hears the end: a client that sends its next message at once is not refused.
+        try:
+            await self.release(reply.session_id, reply.id)
+        except RedisError:
+            log.warning("reply %s: could not release the session lock", reply.id)
         if error is not None:
             reply.emit(
                 "error",
@@ -193,7 +199,6 @@ class ReplyManager:
         try:
             await flusher
             await self.store.save_reply_meta(reply.id, {"status": status})
-            await self.release(reply.session_id, reply.id)
         except RedisError:
             log.warning("reply %s: could not finish its bookkeeping in Redis", reply.id)
         finally:

@@ -1,0 +1,266 @@
+"""Replies: multi-turn context, streaming, storage of partial and failed replies,
+replies that outlive their connection, stop, resume and the one-reply-at-a-time rule."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from parlour.personas import BUILTIN_PERSONAS
+from tests.conftest import ServerFactory
+from tests.live import collect, sse, text_of
+from tests.upstream import Reply, ScriptedUpstream, Status
+
+
+def new_session(client: httpx.Client, persona: str = "assistant") -> str:
+    return str(client.post("/api/v1/sessions", json={"persona": persona}).json()["id"])
+
+
+def send(client: httpx.Client, sid: str, content: str) -> list:  # type: ignore[type-arg]
+    return collect(client, "POST", f"/api/v1/sessions/{sid}/messages", json={"content": content})
+
+
+def history(client: httpx.Client, sid: str) -> list[dict[str, object]]:
+    return list(client.get(f"/api/v1/sessions/{sid}/messages").json()["items"])
+
+
+def wait_for(predicate, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_reply_streams_start_deltas_done(client: httpx.Client, upstream: ScriptedUpstream) -> None:
+    upstream.enqueue(Reply(["Hel", "lo", " there"], usage={"prompt_tokens": 9,
+                                                           "completion_tokens": 3}))  # fmt: skip
+    sid = new_session(client)
+    events = send(client, sid, "hi")
+    assert [e.event for e in events] == ["start", "delta", "delta", "delta", "done"]
+    assert [e.id for e in events] == ["1", "2", "3", "4", "5"]
+    assert events[0].json()["session_id"] == sid
+    assert text_of(events) == "Hello there"
+    done = events[-1].json()
+    assert done["finish_reason"] == "stop"
+    assert done["usage"] == {"prompt_tokens": 9, "completion_tokens": 3}
+    stored = history(client, sid)
+    assert stored[-1]["content"] == "Hello there" and stored[-1]["id"] == done["message_id"]
+
+
+def test_second_turn_carries_the_first_in_order_with_the_system_prompt(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    sid = new_session(client, persona="teacher")
+    upstream.enqueue(Reply(["Nice to meet you, Ann."]), Reply(["Your name is Ann."]))
+    send(client, sid, "My name is Ann.")
+    send(client, sid, "What is my name?")
+    teacher = next(p for p in BUILTIN_PERSONAS if p.id == "teacher")
+    assert upstream.requests[1]["messages"] == [
+        {"role": "system", "content": teacher.system_prompt},
+        {"role": "user", "content": "My name is Ann."},
+        {"role": "assistant", "content": "Nice to meet you, Ann."},
+        {"role": "user", "content": "What is my name?"},
+    ]
+    assert upstream.requests[1]["model"] == "scripted-model"
+    assert upstream.requests[1]["stream"] is True
+
+
+def test_history_is_trimmed_oldest_first_under_a_small_budget(
+    make_server: ServerFactory, upstream: ScriptedUpstream
+) -> None:
+    server = make_server(openai_context_window=400, reply_reserve_tokens=100)
+    with httpx.Client(base_url=server.url) as client:
+        sid = new_session(client)
+        for i in range(12):
+            send(client, sid, f"message number {i} " + "padding " * 20)
+        sent = upstream.requests[-1]["messages"]
+    assert sent[0]["role"] == "system"
+    assert sent[-1]["content"].startswith("message number 11 ")
+    user_turns = [m["content"] for m in sent[1:-1] if m["role"] == "user"]
+    assert 0 < len(user_turns) < 11  # older turns were dropped...
+    numbers = [int(t.split()[2]) for t in user_turns]
+    assert numbers == list(range(11 - len(numbers), 11))  # ...oldest first, the rest in order
+    assert [m["role"] for m in sent[1:]] == ["user", "assistant"] * len(numbers) + ["user"]
+
+
+def test_cut_off_mid_stream_stores_the_partial_reply(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    upstream.enqueue(Reply(["The answer ", "is for"], cut=True))
+    sid = new_session(client)
+    events = send(client, sid, "question")
+    assert text_of(events) == "The answer is for"
+    assert events[-1].event == "error"
+    assert events[-1].json()["code"] == "upstream_unavailable"
+    assert len(upstream.requests) == 1  # no retry once text was streamed
+    stored = history(client, sid)[-1]
+    assert stored["status"] == "partial" and stored["content"] == "The answer is for"
+    assert stored["error"] == "upstream_unavailable"
+
+
+def test_in_band_error_ends_the_reply_with_an_error_event(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    upstream.enqueue(Reply(["Partial"], error_event="overloaded"))
+    sid = new_session(client)
+    events = send(client, sid, "q")
+    assert events[-1].event == "error"
+    assert history(client, sid)[-1]["status"] == "partial"
+
+
+def test_reply_completes_in_history_when_the_client_leaves_after_the_first_delta(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    upstream.enqueue(Reply(["one ", "two ", "three ", "four"], delay=0.15))
+    sid = new_session(client)
+    with sse(client, "POST", f"/api/v1/sessions/{sid}/messages", json={"content": "count"}) as (
+        _response,
+        events,
+    ):
+        for event in events:
+            if event.event == "delta":
+                break  # the reader goes away here
+    stored = wait_for(lambda: [m for m in history(client, sid) if m["role"] == "assistant"])
+    assert stored[0]["content"] == "one two three four"
+    assert stored[0]["status"] == "complete"
+
+
+def test_a_second_message_while_replying_is_refused_with_409(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    upstream.enqueue(Reply(["slow ", "reply"], delay=0.5))
+    sid, other = new_session(client), new_session(client)
+    with sse(client, "POST", f"/api/v1/sessions/{sid}/messages", json={"content": "a"}) as (
+        _response,
+        events,
+    ):
+        next(events)
+        refused = client.post(f"/api/v1/sessions/{sid}/messages", json={"content": "b"})
+        assert refused.status_code == 409
+        assert "still being written" in refused.json()["detail"]
+        # another session is not blocked
+        assert text_of(send(client, other, "parallel")) == "You said: parallel"
+        list(events)
+    contents = [m["content"] for m in history(client, sid)]
+    assert contents == ["a", "slow reply"]  # nothing interleaved, nothing lost
+
+
+def test_stop_keeps_the_partial_text(client: httpx.Client, upstream: ScriptedUpstream) -> None:
+    upstream.enqueue(Reply([f"w{i} " for i in range(100)], delay=0.05))
+    sid = new_session(client)
+    with sse(client, "POST", f"/api/v1/sessions/{sid}/messages", json={"content": "go"}) as (
+        _response,
+        events,
+    ):
+        seen = []
+        for event in events:
+            if event.event == "delta":
+                seen.append(event)
+                if len(seen) == 3:
+                    stopped = client.post(f"/api/v1/sessions/{sid}/reply/stop")
+                    assert stopped.status_code == 202
+            if event.event in ("done", "error"):
+                final = event
+                break
+    assert final.event == "done" and final.json()["finish_reason"] == "stopped"
+    stored = history(client, sid)[-1]
+    assert stored["status"] == "partial"
+    assert 3 <= len(stored["content"].split()) < 20
+    assert wait_for(lambda: upstream.disconnects >= 1)  # the upstream request was closed
+    assert client.post(f"/api/v1/sessions/{sid}/reply/stop").status_code == 404
+
+
+def test_resume_after_last_event_id_gets_exactly_the_rest(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    words = [f"w{i} " for i in range(30)]
+    upstream.enqueue(Reply(words, delay=0.03))
+    sid = new_session(client)
+    first: list[str] = []
+    last_id = ""
+    with sse(client, "POST", f"/api/v1/sessions/{sid}/messages", json={"content": "go"}) as (
+        _response,
+        events,
+    ):
+        for event in events:
+            if event.event == "delta":
+                first.append(event.json()["content"])
+                last_id = event.id
+                if len(first) == 5:
+                    break
+    rest = collect(client, "GET", f"/api/v1/sessions/{sid}/reply",
+                   headers={"Last-Event-ID": last_id})  # fmt: skip
+    assert "".join(first) + text_of(rest) == "".join(words)
+    assert rest[-1].event == "done"
+
+
+def test_resume_with_no_reply_running_says_so(client: httpx.Client) -> None:
+    sid = new_session(client)
+    response = client.get(f"/api/v1/sessions/{sid}/reply")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "no_reply_in_progress"
+
+
+def test_heartbeat_comments_while_the_model_is_silent(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    upstream.enqueue(Reply(["late"], first_delay=2.5))
+    sid = new_session(client)
+    raw = b""
+    with client.stream("POST", f"/api/v1/sessions/{sid}/messages", json={"content": "q"}) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        assert r.headers["cache-control"] == "no-cache"
+        assert r.headers["x-accel-buffering"] == "no"
+        for chunk in r.iter_bytes():
+            raw += chunk
+    assert b": keep-alive" in raw
+    assert b'"late"' in raw
+
+
+def test_rate_limit_before_the_first_token_is_retried_after_retry_after(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    upstream.enqueue(Status(429, retry_after="1"), Reply(["fine"]))
+    sid = new_session(client)
+    started = time.monotonic()
+    events = send(client, sid, "q")
+    assert text_of(events) == "fine"
+    assert time.monotonic() - started >= 0.9  # Retry-After was honoured
+    assert len(upstream.requests) == 2
+
+
+def test_upstream_failing_every_try_gives_a_readable_error(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    upstream.enqueue(Status(500), Status(502), Status(503))
+    sid = new_session(client)
+    events = send(client, sid, "q")
+    assert len(upstream.requests) == 3  # bounded retries
+    error = events[-1]
+    assert error.event == "error"
+    assert error.json()["code"] == "upstream_unavailable"
+    assert "model service" in error.json()["message"]
+    stored = history(client, sid)
+    assert stored[-1]["role"] == "assistant" and stored[-1]["status"] == "error"
+    # the next turn works and the failed exchange is not sent as a model turn
+    events = send(client, sid, "again")
+    assert text_of(events) == "You said: again"
+    assert [m["role"] for m in upstream.requests[-1]["messages"]] == ["system", "user"]
+
+
+def test_without_any_model_each_reply_explains_how_to_configure_one(
+    make_server: ServerFactory,
+) -> None:
+    server = make_server(openai_base_url=None, openai_api_key=None, local_enabled=False)
+    with httpx.Client(base_url=server.url) as client:
+        assert client.get("/api/v1/models").json() == {"models": [], "default": None}
+        sid = new_session(client)
+        events = send(client, sid, "hello?")
+    assert events[-1].event == "error"
+    body = events[-1].json()
+    assert body["code"] == "model_not_configured"
+    assert "OPENAI_API_KEY" in body["message"]
