@@ -40,7 +40,9 @@ def test_session_lifecycle(client: httpx.Client) -> None:
     assert len(str(sid)) == 32  # 128 random bits
     assert created["persona"] == "teacher" and created["title"] == "Physics"
 
-    renamed = client.patch(f"/api/v1/sessions/{sid}", json={"title": "Optics", "persona": "programmer"})
+    renamed = client.patch(
+        f"/api/v1/sessions/{sid}", json={"title": "Optics", "persona": "programmer"}
+    )
     assert renamed.status_code == 200
     assert renamed.json()["title"] == "Optics" and renamed.json()["persona"] == "programmer"
     assert client.get(f"/api/v1/sessions/{sid}").json()["title"] == "Optics"

@@ -1,0 +1,70 @@
+"""Starting, stopping and restarting real server processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from parlour.config import Settings
+from parlour.web.app import create_app
+from tests.processes import ServerProcess, free_port
+from tests.upstream import ScriptedUpstream
+
+
+def test_conversations_survive_a_restart_with_the_embedded_redis(
+    tmp_path: Path, upstream: ScriptedUpstream
+) -> None:
+    env = {"DATA_DIR": str(tmp_path / "data"), "OPENAI_BASE_URL": upstream.url}
+    first = ServerProcess(env, tmp_path).wait_ready()
+    try:
+        sid = httpx.post(f"{first.url}/api/v1/sessions", json={}).json()["id"]
+        reply = httpx.post(f"{first.url}/api/v1/sessions/{sid}/messages", json={"content": "keep"})
+        assert reply.status_code == 200 and "event: done" in reply.text
+    finally:
+        first.stop()  # SIGTERM: a graceful shutdown
+    assert "embedded redis-server started" in first.output()
+    assert "embedded redis-server stopped" in first.output()
+    assert (tmp_path / "data" / "redis").exists()
+
+    second = ServerProcess(env, tmp_path).wait_ready()
+    try:
+        items = httpx.get(f"{second.url}/api/v1/sessions/{sid}/messages").json()["items"]
+        assert [m["content"] for m in items] == ["keep", "You said: keep"]
+    finally:
+        second.stop()
+
+
+def test_an_unreachable_redis_stops_start_up_with_a_clear_message(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens here
+    env = {"REDIS_URL": f"redis://:hunter2@127.0.0.1:{port}/0", "LOCAL_ENABLED": "false"}
+    result = subprocess.run(
+        [sys.executable, "-m", "parlour", "serve", "--port", str(free_port())],
+        cwd=tmp_path,
+        env={**env, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"cannot reach Redis at redis://:***@127.0.0.1:{port}/0" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_tutorial_redis_variables_build_the_url() -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, redis_host="cache", redis_port=6380, redis_db=2, redis_password="p@ss"
+    )
+    assert settings.redis_connection_url() == "redis://:p%40ss@cache:6380/2"
+    assert Settings(_env_file=None).redis_connection_url() is None  # type: ignore[call-arg]
+
+
+def test_the_factory_builds_independent_apps(tmp_path: Path) -> None:
+    a = create_app(Settings(_env_file=None, data_dir=tmp_path / "a"))  # type: ignore[call-arg]
+    b = create_app(Settings(_env_file=None, data_dir=tmp_path / "b"))  # type: ignore[call-arg]
+    assert a is not b
+    assert a.state.settings.data_dir != b.state.settings.data_dir
