@@ -103,7 +103,8 @@ def test_two_sessions_generating_at_once_both_complete(local_server: LiveServer)
         events, stored = results[name]
         assert events[-1].event == "done"
         assert stored[0]["content"] == prompt
-        assert stored[1]["content"] == text_of(events) and stored[1]["status"] == "complete"
+        assert stored[1]["content"] == text_of(events)
+        assert stored[1]["status"] == "complete"
     assert text_of(results["a"][0]) != text_of(results["b"][0])
 
 
@@ -129,8 +130,10 @@ def test_a_stopped_reply_stops_generating_promptly_and_is_partial(
                     ended = time.monotonic()
                     break
         stored = client.get(f"/api/v1/sessions/{sid}/messages").json()["items"][-1]
-    assert final.event == "done" and final.json()["finish_reason"] == "stopped"
-    assert stop_at is not None and ended - stop_at < 2.0
+    assert final.event == "done"
+    assert final.json()["finish_reason"] == "stopped"
+    assert stop_at is not None
+    assert ended - stop_at < 2.0
     assert deltas_after_stop <= 2  # within a token or so of the stop
     assert stored["status"] == "partial"
     assert 0 < len(stored["content"]) < 200

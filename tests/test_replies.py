@@ -48,7 +48,8 @@ def test_reply_streams_start_deltas_done(client: httpx.Client, upstream: Scripte
     assert done["finish_reason"] == "stop"
     assert done["usage"] == {"prompt_tokens": 9, "completion_tokens": 3}
     stored = history(client, sid)
-    assert stored[-1]["content"] == "Hello there" and stored[-1]["id"] == done["message_id"]
+    assert stored[-1]["content"] == "Hello there"
+    assert stored[-1]["id"] == done["message_id"]
 
 
 def test_second_turn_carries_the_first_in_order_with_the_system_prompt(
@@ -98,7 +99,8 @@ def test_cut_off_mid_stream_stores_the_partial_reply(
     assert events[-1].json()["code"] == "upstream_unavailable"
     assert len(upstream.requests) == 1  # no retry once text was streamed
     stored = history(client, sid)[-1]
-    assert stored["status"] == "partial" and stored["content"] == "The answer is for"
+    assert stored["status"] == "partial"
+    assert stored["content"] == "The answer is for"
     assert stored["error"] == "upstream_unavailable"
 
 
@@ -166,7 +168,8 @@ def test_stop_keeps_the_partial_text(client: httpx.Client, upstream: ScriptedUps
             if event.event in ("done", "error"):
                 final = event
                 break
-    assert final.event == "done" and final.json()["finish_reason"] == "stopped"
+    assert final.event == "done"
+    assert final.json()["finish_reason"] == "stopped"
     stored = history(client, sid)[-1]
     assert stored["status"] == "partial"
     assert 3 <= len(stored["content"].split()) < 20
@@ -245,7 +248,8 @@ def test_upstream_failing_every_try_gives_a_readable_error(
     assert error.json()["code"] == "upstream_unavailable"
     assert "model service" in error.json()["message"]
     stored = history(client, sid)
-    assert stored[-1]["role"] == "assistant" and stored[-1]["status"] == "error"
+    assert stored[-1]["role"] == "assistant"
+    assert stored[-1]["status"] == "error"
     # the next turn works and the failed exchange is not sent as a model turn
     events = send(client, sid, "again")
     assert text_of(events) == "You said: again"

@@ -38,13 +38,15 @@ def test_session_lifecycle(client: httpx.Client) -> None:
     created = new_session(client, persona="teacher", title="Physics")
     sid = created["id"]
     assert len(str(sid)) == 32  # 128 random bits
-    assert created["persona"] == "teacher" and created["title"] == "Physics"
+    assert created["persona"] == "teacher"
+    assert created["title"] == "Physics"
 
     renamed = client.patch(
         f"/api/v1/sessions/{sid}", json={"title": "Optics", "persona": "programmer"}
     )
     assert renamed.status_code == 200
-    assert renamed.json()["title"] == "Optics" and renamed.json()["persona"] == "programmer"
+    assert renamed.json()["title"] == "Optics"
+    assert renamed.json()["persona"] == "programmer"
     assert client.get(f"/api/v1/sessions/{sid}").json()["title"] == "Optics"
 
     assert client.delete(f"/api/v1/sessions/{sid}").status_code == 204

@@ -22,7 +22,8 @@ def test_conversations_survive_a_restart_with_the_embedded_redis(
     try:
         sid = httpx.post(f"{first.url}/api/v1/sessions", json={}).json()["id"]
         reply = httpx.post(f"{first.url}/api/v1/sessions/{sid}/messages", json={"content": "keep"})
-        assert reply.status_code == 200 and "event: done" in reply.text
+        assert reply.status_code == 200
+        assert "event: done" in reply.text
     finally:
         first.stop()  # SIGTERM: a graceful shutdown
     assert "embedded redis-server started" in first.output()
