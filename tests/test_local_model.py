@@ -116,8 +116,8 @@ def test_a_stopped_reply_stops_generating_promptly_and_is_partial(
         sid = new_session(client)
         deltas_after_stop = 0
         stop_at = None
-        with sse(client, "POST", f"/api/v1/sessions/{sid}/messages",
-                 json={"content": "Write a long story about a dragon."}) as (_r, events):  # fmt: skip
+        story = {"content": "Write a long story about a dragon."}
+        with sse(client, "POST", f"/api/v1/sessions/{sid}/messages", json=story) as (_r, events):
             for event in events:
                 if event.event == "delta":
                     if stop_at is None and event.id == "4":
