@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -13,6 +16,7 @@ from redis.exceptions import RedisError
 
 from parlour import __version__
 from parlour.config import Settings
+from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
 from parlour.logs import setup_logging
 from parlour.web.lifespan import redact
 
@@ -25,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 8000)")
     serve.add_argument("--reload", action="store_true", help="restart when the code changes")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes sharing one Redis (default 1)"
+    )
     return parser
 
 
@@ -44,6 +51,10 @@ def _check_redis(settings: Settings) -> str | None:
     return None
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -58,13 +69,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         print(problem, file=sys.stderr)
         return 1
-    uvicorn.run(
-        "parlour.web.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        reload=bool(getattr(args, "reload", False)),
-        log_config=None,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
-    )
+    workers = max(1, int(getattr(args, "workers", 1)))
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: let that unwind
+    # this function (stopping the embedded Redis) instead of killing the process.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    with contextlib.ExitStack() as stack:
+        if settings.embedded_redis:
+            # This process owns the embedded Redis, so every worker (and a reloaded
+            # app) shares it and it outlives a code reload.
+            embedded = EmbeddedRedis(settings.data_dir, die_with_parent=True)
+            try:
+                url = embedded.start()
+            except EmbeddedRedisError as exc:
+                print(f"parlour: {exc}", file=sys.stderr)
+                return 1
+            stack.callback(embedded.stop)
+            os.environ["REDIS_URL"] = url  # the workers build their settings from it
+        uvicorn.run(
+            "parlour.web.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            reload=bool(getattr(args, "reload", False)),
+            log_config=None,
+            ws="none",
+            # Open reply streams get the grace period to finish; replies that are still
+            # running afterwards are stopped and stored as partial by the lifespan.
+            timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
+        )
     return 0

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     redis_password: SecretStr | None = None
     redis_key_prefix: str = "parlour"
     redis_connect_timeout: float = Field(3.0, gt=0)
+    redis_socket_timeout: float = Field(5.0, gt=0)
+    # Sentinel: comma-separated host:port list, and the monitored master's name.
+    redis_sentinels: str | None = None
+    redis_sentinel_master: str = "mymaster"
 
     # --- history ------------------------------------------------------------
     history_max_messages: int = Field(10_000, ge=2)
@@ -80,6 +84,8 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(15.0, gt=0)
     reply_stream_ttl_seconds: int = Field(600, ge=1)
     shutdown_grace_seconds: float = Field(20.0, ge=0)
+    # A reply whose process stops renewing its lock for this long is marked interrupted.
+    reply_lock_ttl_seconds: int = Field(30, ge=2)
 
     # --- the upstream API: retries before the first token, and timeouts -------
     upstream_attempts: int = Field(3, ge=1, le=10)
@@ -87,7 +93,7 @@ class Settings(BaseSettings):
     upstream_first_token_timeout: float = Field(60.0, gt=0)
     upstream_idle_timeout: float = Field(60.0, gt=0)
 
-    @field_validator("redis_url", "redis_host", "openai_base_url", mode="before")
+    @field_validator("redis_url", "redis_host", "openai_base_url", "redis_sentinels", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -113,14 +119,22 @@ class Settings(BaseSettings):
 
     @property
     def embedded_redis(self) -> bool:
-        return self.redis_url is None and self.redis_host is None
+        return self.redis_url is None and self.redis_host is None and not self.redis_sentinels
+
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        for item in (self.redis_sentinels or "").split(","):
+            host, _, port = item.strip().rpartition(":")
+            if host:
+                out.append((host, int(port)))
+        return out
 
     def redis_connection_url(self) -> str | None:
         """The URL to connect to, or ``None`` when the embedded server is to be used."""
         if self.redis_url is not None:
             return self.redis_url
         if self.redis_host is None:
-            return None
+            return None  # the embedded server (or Sentinel, see sentinel_addresses)
         auth = ""
         if self.redis_password is not None:
             auth = ":" + quote(self.redis_password.get_secret_value(), safe="") + "@"

@@ -7,9 +7,12 @@ owns it at a time: a lock file in the data directory says which.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import fcntl
 import importlib.util
 import logging
+import signal
 import socket
 import subprocess
 import time
@@ -41,10 +44,15 @@ def redis_server_binary() -> Path:
 class EmbeddedRedis:
     """A redis-server child process serving ``unix://<data_dir>/redis/redis.sock``."""
 
-    def __init__(self, data_dir: Path, *, start_timeout: float = 10.0) -> None:
+    def __init__(
+        self, data_dir: Path, *, start_timeout: float = 10.0, die_with_parent: bool = False
+    ) -> None:
         self.dir = data_dir / "redis"
         self.socket_path = self.dir / "redis.sock"
         self.start_timeout = start_timeout
+        # Linux: the server gets SIGTERM if this process dies, even by SIGKILL. Only for a
+        # long-lived starting thread (the signal follows the thread that started it).
+        self.die_with_parent = die_with_parent
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock: IO[str] | None = None
 
@@ -79,7 +87,12 @@ class EmbeddedRedis:
             "--daemonize", "no",
             "--logfile", str(self.dir / "redis.log"),
         ]  # fmt: skip
-        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        self._proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            preexec_fn=_terminate_with_parent if self.die_with_parent else None,
+        )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -128,3 +141,10 @@ class EmbeddedRedis:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _terminate_with_parent() -> None:
+    """In the child, before exec: ask Linux for SIGTERM when the parent dies."""
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)

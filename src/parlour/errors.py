@@ -10,6 +10,7 @@
     ├── NotFound                  404  unknown id, or an id owned by someone else
     │   └── NoReplyInProgress     404  nothing to resume or stop
     ├── ReplyInProgress           409  a session already has a reply running
+    ├── ReplyInterrupted          (in streams) the process writing a reply died
     ├── StorageUnavailable        503  Redis cannot be reached
     └── ProviderError             502  the model failed; ``retryable`` says if a retry may help
         ├── ModelNotConfigured    503  no model is set up
@@ -126,6 +127,13 @@ class UpstreamTimeout(ProviderError):
 class UpstreamRejected(ProviderError):
     code = "upstream_rejected"
     default_message = "The model service refused the request."
+
+
+class ReplyInterrupted(ParlourError):
+    code = "reply_interrupted"
+    default_message = (
+        "The server writing this reply stopped before it finished. The text so far was saved."
+    )
 
 
 class NoReplyInProgress(NotFound):

@@ -19,6 +19,11 @@ message when it ends - complete, stopped (``partial``) or failed - and then
 releases the lock. Stopping cancels the task; cancellation reaches the provider
 through the async generator, which closes the upstream request or stops local
 generation. A stop asked in another process arrives by pub/sub.
+
+If the owner process dies, its heartbeat stops. Every process looks for
+replies whose heartbeat is older than the lock TTL; the first to claim one
+stores its text so far as ``partial`` and ends its stream with an ``error``
+event (``reply_interrupted``), so no reply stays "generating" for ever.
 """
 
 from __future__ import annotations
@@ -32,8 +37,8 @@ from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
-from parlour.domain import Finish, ReplyEvent, TextDelta, new_id
-from parlour.errors import NotFound, ParlourError, ProviderError
+from parlour.domain import Finish, Message, ReplyEvent, TextDelta, new_id, now
+from parlour.errors import NotFound, ParlourError, ProviderError, ReplyInterrupted
 from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.store import ConversationStore
 
@@ -95,7 +100,7 @@ class ReplyManager:
         self.lock_ttl = lock_ttl
         self.worker_id = new_id()[:12]
         self._local: dict[str, Reply] = {}
-        self._listener: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
 
     # --- starting -------------------------------------------------------------
 
@@ -136,6 +141,7 @@ class ReplyManager:
         persist: Persist,
     ) -> None:
         flusher = asyncio.create_task(self._flush(reply))
+        start = reply.events[0].data
         await self.store.save_reply_meta(
             reply.id,
             {
@@ -144,8 +150,11 @@ class ReplyManager:
                 "status": "running",
                 "worker": self.worker_id,
                 "started_at": repr(time.time()),
+                "persona": str(start.get("persona", "")),
+                "model": str(start.get("model", "")),
             },
         )
+        await self.store.mark_running(reply.id)
         parts: list[str] = []
         finish = Finish()
         error: ParlourError | None = None
@@ -319,6 +328,52 @@ class ReplyManager:
             except RedisError:
                 await asyncio.sleep(1.0)
 
+    # --- replies whose process died -------------------------------------------
+
+    async def reap_forever(self) -> None:
+        """Look for replies whose process stopped renewing its heartbeat."""
+        while True:
+            await asyncio.sleep(self.lock_ttl / 2)
+            try:
+                await self.reap_once()
+            except RedisError:
+                log.warning("could not look for interrupted replies (Redis unavailable)")
+
+    async def reap_once(self) -> int:
+        count = 0
+        for rid in await self.store.stale_replies(time.time() - self.lock_ttl):
+            if rid in self._local or not await self.store.claim_cleanup(rid, self.lock_ttl * 4):
+                continue
+            await self._mark_interrupted(rid)
+            count += 1
+        return count
+
+    async def _mark_interrupted(self, rid: str) -> None:
+        meta = await self.store.reply_meta(rid)
+        events = await self.store.all_events(rid)
+        if meta and not (events and events[-1].final):
+            text = "".join(str(e.data["content"]) for e in events if e.kind == "delta")
+            error = ReplyInterrupted()
+            message_id: str | None = None
+            try:
+                session = await self.store.get_session(meta["owner"], meta["session"])
+            except NotFound:
+                session = None  # deleted meanwhile: nothing to store
+            if session is not None:
+                message = Message(new_id(), "assistant", text, now(), meta.get("persona", ""),
+                                  status="partial" if text else "error",
+                                  model=meta.get("model") or None, error=error.code)  # fmt: skip
+                await self.store.append_message(session, message)
+                message_id = message.id
+            seq = events[-1].seq + 1 if events else 1
+            final = ReplyEvent(seq, "error", {"code": error.code, "message": error.message,
+                                              "message_id": message_id})  # fmt: skip
+            await self.store.append_events(rid, [final], final=True)
+            await self.store.save_reply_meta(rid, {"status": "interrupted"})
+            await self.store.release_reply(meta["session"], rid)
+            log.warning("reply %s was interrupted: its process stopped", rid)
+        await self.store.forget_running(rid)
+
     async def shutdown(self, grace: float) -> None:
         """Let running replies finish for ``grace`` seconds, then stop and store them."""
         tasks = [r.task for r in self._local.values() if r.task is not None]
@@ -329,10 +384,14 @@ class ReplyManager:
                 self._cancel(reply)
             if pending:
                 await asyncio.wait(pending, timeout=10)
-        if self._listener is not None:
-            self._listener.cancel()
+        for task in self._background:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+                await task
 
-    def start_listener(self) -> None:
-        self._listener = asyncio.create_task(self.listen_for_stops(), name="stop-listener")
+    def start_background(self) -> None:
+        """Start listening for stops and looking for interrupted replies."""
+        self._background = [
+            asyncio.create_task(self.listen_for_stops(), name="stop-listener"),
+            asyncio.create_task(self.reap_forever(), name="reply-reaper"),
+        ]

@@ -9,6 +9,7 @@ Layout (``P`` is the configured key prefix)::
     P:reply:{rid}                hash  session owner status worker started_at
     P:reply:{rid}:events         stream  the reply's events, each entry a JSON batch of events
     P:replies:running            zset  running reply ids scored by their last heartbeat
+    P:reply:{rid}:reaper         str   claims the clean-up of a reply whose process died
     P:stop                       pub/sub channel carrying reply ids to stop
 
 Writes that touch several keys run as Lua scripts, so they are atomic.
@@ -91,6 +92,9 @@ class Keys:
 
     def running_replies(self) -> str:
         return f"{self.p}:replies:running"
+
+    def reaper(self, rid: str) -> str:
+        return f"{self.p}:reply:{rid}:reaper"
 
     def stop_channel(self) -> str:
         return f"{self.p}:stop"
@@ -278,6 +282,23 @@ class ConversationStore:
         await self._release(keys=[self.keys.session_reply(sid)], args=[rid])
         await self.redis.zrem(self.keys.running_replies(), rid)
 
+    async def mark_running(self, rid: str) -> None:
+        await self.redis.zadd(self.keys.running_replies(), {rid: now()})
+
+    async def stale_replies(self, older_than: float) -> list[str]:
+        """Running replies whose heartbeat is older than ``older_than`` (a timestamp)."""
+        return cast(
+            list[str],
+            await self.redis.zrangebyscore(self.keys.running_replies(), "-inf", older_than),
+        )
+
+    async def claim_cleanup(self, rid: str, ttl: int) -> bool:
+        """One process only cleans up after a dead reply."""
+        return bool(await self.redis.set(self.keys.reaper(rid), "1", nx=True, ex=ttl))
+
+    async def forget_running(self, rid: str) -> None:
+        await self.redis.zrem(self.keys.running_replies(), rid)
+
     async def save_reply_meta(self, rid: str, fields: Fields) -> None:
         key = self.keys.reply(rid)
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -309,6 +330,15 @@ class ConversationStore:
                 batch = json.loads(fields["b"])
                 out.append((entry_id, [ReplyEvent(seq, kind, data) for seq, kind, data in batch]))
         return out
+
+    async def all_events(self, rid: str) -> list[ReplyEvent]:
+        """Every event stored for the reply, in order."""
+        entries: Any = await self.redis.xrange(self.keys.reply_events(rid))
+        return [
+            ReplyEvent(seq, kind, data)
+            for _entry_id, fields in entries
+            for seq, kind, data in json.loads(fields["b"])
+        ]
 
     async def publish_stop(self, rid: str) -> None:
         await self.redis.publish(self.keys.stop_channel(), rid)

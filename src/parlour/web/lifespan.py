@@ -6,15 +6,17 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import RedisError
 
 from parlour.chat import ChatService
 from parlour.config import Settings
-from parlour.embedded import EmbeddedRedis
+from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
 from parlour.errors import ModelNotConfigured
 from parlour.personas import PersonaCatalog
 from parlour.providers.base import ChatProvider
@@ -45,17 +47,30 @@ def redact(url: str) -> str:
 
 
 async def open_redis(settings: Settings, stack: AsyncExitStack) -> Redis:
+    """One client (and pool) for the app's lifetime: a URL, Sentinel, or the embedded server."""
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_connect_timeout": settings.redis_connect_timeout,
+        "socket_timeout": settings.redis_socket_timeout,
+        "health_check_interval": 30,
+    }
     url = settings.redis_connection_url()
-    if url is None:
-        embedded = EmbeddedRedis(settings.data_dir)
-        url = await asyncio.to_thread(embedded.start)
-        stack.callback(embedded.stop)
-    redis = Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_connect_timeout=settings.redis_connect_timeout,
-        health_check_interval=30,
-    )
+    if settings.redis_sentinels:
+        password = settings.redis_password.get_secret_value() if settings.redis_password else None
+        sentinel = Sentinel(settings.sentinel_addresses(), **options)  # type: ignore[no-untyped-call]
+        redis: Redis = sentinel.master_for(
+            settings.redis_sentinel_master, db=settings.redis_db, password=password, **options
+        )
+        url = f"sentinel://{settings.redis_sentinels}/{settings.redis_sentinel_master}"
+    else:
+        if url is None:
+            embedded = EmbeddedRedis(settings.data_dir)
+            try:
+                url = await asyncio.to_thread(embedded.start)
+            except EmbeddedRedisError as exc:
+                raise StartupError(str(exc)) from None
+            stack.callback(embedded.stop)
+        redis = Redis.from_url(url, **options)
     stack.push_async_callback(redis.aclose)
     try:
         await redis.ping()
@@ -127,7 +142,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             ttl_seconds=int(settings.history_ttl_days * 86_400),
             reply_stream_ttl=settings.reply_stream_ttl_seconds,
         )
-        replies = ReplyManager(store, heartbeat=settings.heartbeat_seconds)
+        replies = ReplyManager(
+            store, heartbeat=settings.heartbeat_seconds, lock_ttl=settings.reply_lock_ttl_seconds
+        )
         personas = PersonaCatalog()
         chat = ChatService(
             store,
@@ -141,7 +158,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             temperature=settings.temperature,
             stop=settings.stop,
         )
-        replies.start_listener()
+        replies.start_background()
         stack.push_async_callback(replies.shutdown, settings.shutdown_grace_seconds)
         app.state.services = Services(settings, store, chat, replies, models, personas)
         log.info(

@@ -1,0 +1,92 @@
+// The /api/v1 client: JSON in, JSON out, and one error type for every failure.
+
+const BASE = "/api/v1";
+
+/** A failed request: `code` is the server's error code, or "offline" when the network failed. */
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfter = null) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+export function isAbort(err) {
+  return err?.name === "AbortError";
+}
+
+async function errorFrom(response) {
+  let code = `http_${response.status}`;
+  let message = response.statusText || "";
+  try {
+    const body = await response.json();
+    code = body?.error?.code ?? code;
+    message = body?.detail ?? body?.error?.message ?? message;
+  } catch {
+    // Not JSON (a proxy's error page, say): keep the status.
+  }
+  const after = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
+  return new ApiError(response.status, code, message, Number.isFinite(after) ? after : null);
+}
+
+/** fetch() that turns network failures into ApiError("offline") and lets aborts through. */
+export async function request(path, { method = "GET", body, headers = {}, signal } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers }, signal };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers["Content-Type"] = "application/json";
+  }
+  let response;
+  try {
+    response = await fetch(BASE + path, init);
+  } catch (err) {
+    if (isAbort(err)) throw err;
+    throw new ApiError(0, "offline", "network error");
+  }
+  if (!response.ok) throw await errorFrom(response);
+  return response;
+}
+
+async function json(path, options) {
+  const response = await request(path, options);
+  return response.status === 204 ? null : response.json();
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  personas: () => json("/personas"),
+  models: () => json("/models"),
+  listSessions: (offset = 0, limit = 50) => json(`/sessions?offset=${offset}&limit=${limit}`),
+  createSession: (fields) => json("/sessions", { method: "POST", body: fields }),
+  getSession: (id) => json(`/sessions/${enc(id)}`),
+  updateSession: (id, fields) => json(`/sessions/${enc(id)}`, { method: "PATCH", body: fields }),
+  deleteSession: (id) => json(`/sessions/${enc(id)}`, { method: "DELETE" }),
+  messages: (id, offset, limit) =>
+    json(`/sessions/${enc(id)}/messages?offset=${offset}&limit=${limit}`),
+  clearMessages: (id) => json(`/sessions/${enc(id)}/messages`, { method: "DELETE" }),
+  stopReply: (id) => json(`/sessions/${enc(id)}/reply/stop`, { method: "POST" }),
+
+  /** Send a message; resolves to the event-stream response (errors before streaming throw). */
+  send: (id, content, persona, signal) =>
+    request(`/sessions/${enc(id)}/messages`, {
+      method: "POST",
+      body: persona ? { content, persona } : { content },
+      headers: { Accept: "text/event-stream" },
+      signal,
+    }),
+
+  /** Attach to the reply in progress, or resume `replyId` after event `after`. */
+  follow: (id, { replyId, after, signal } = {}) => {
+    const query = new URLSearchParams();
+    if (replyId) query.set("reply_id", replyId);
+    if (after) query.set("after", String(after));
+    const qs = query.toString();
+    return request(`/sessions/${enc(id)}/reply${qs ? `?${qs}` : ""}`, {
+      headers: { Accept: "text/event-stream" },
+      signal,
+    });
+  },
+};

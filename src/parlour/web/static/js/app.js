@@ -1,0 +1,306 @@
+// The page: wires the sidebar, the conversation, the composer and the settings together.
+import { api } from "./api.js";
+import { Composer } from "./composer.js";
+import { Conversation } from "./conversation.js";
+import { confirmAction } from "./dialog.js";
+import { describeError } from "./errors.js";
+import { lang, onLangChange, t, translate } from "./i18n.js";
+import { loadImage } from "./markdown.js";
+import { copyText, hideBanner, showBanner, toast } from "./notify.js";
+import { setupPrefs } from "./prefs.js";
+import { AutoScroll } from "./scroll.js";
+import { Sidebar, titleOf } from "./sidebar.js";
+
+const $ = (id) => document.getElementById(id);
+const SESSION_KEY = "parlour.session";
+const personas = new Map();
+let defaultPersona = "assistant";
+let draftPersona = null;
+
+function remember(id) {
+  try {
+    if (id) localStorage.setItem(SESSION_KEY, id);
+    else localStorage.removeItem(SESSION_KEY);
+  } catch {
+    // The URL still carries the session.
+  }
+}
+
+function idFromUrl() {
+  const match = /^#\/c\/([\w.-]{1,64})$/.exec(location.hash);
+  return match ? match[1] : null;
+}
+
+function savedId() {
+  try {
+    return localStorage.getItem(SESSION_KEY);
+  } catch {
+    return null;
+  }
+}
+
+// --- pieces -------------------------------------------------------------------
+
+const scroll = new AutoScroll($("scroller"), $("jump"));
+const sidebar = new Sidebar(
+  { list: $("session-list"), empty: $("session-empty"), more: $("more-sessions") },
+  {
+    onSelect: (id) => openSession(id),
+    onRename: (session, title) => rename(session, title),
+    onDelete: (session) => remove(session),
+    onMore: () => loadSessions(true),
+  },
+);
+const conversation = new Conversation(
+  { list: $("messages"), scroll, personas, earlier: $("load-earlier") },
+  {
+    onSession: (session, { activity = false } = {}) => showSession(session, activity),
+    onBusy: (busy) => composer.setBusy(busy),
+    onEmpty: (empty) => { $("empty-state").hidden = !empty; },
+    personaForNew: () => $("persona-select").value || defaultPersona,
+  },
+);
+const composer = new Composer(
+  { form: $("composer"), input: $("input"), send: $("send"), stop: $("stop") },
+  {
+    onSend: async (text) => {
+      composer.value = "";
+      const sent = await conversation.send(text);
+      if (!sent && !composer.value) composer.value = text; // give the text back to retry
+    },
+    onStop: () => conversation.stop(),
+  },
+);
+
+// --- the open session -----------------------------------------------------------
+
+function showSession(session, activity) {
+  const id = session?.id ?? null;
+  if (session) sidebar.upsert(session, { toTop: activity });
+  sidebar.setActive(id);
+  remember(id);
+  const hash = id ? `#/c/${id}` : "";
+  if (location.hash !== hash) history.pushState(null, "", hash || location.pathname + location.search);
+  $("chat-title").textContent = session ? titleOf(session) : t("newChat");
+  document.title = session ? `${titleOf(session)} · Parlour` : "Parlour";
+  $("persona-select").value = session?.persona ?? draftPersona ?? defaultPersona;
+  if (session && !$("model-wrap").hidden) $("model-select").value = session.model;
+  showWelcome();
+}
+
+function showWelcome() {
+  const p = personas.get($("persona-select").value);
+  $("empty-icon").textContent = p?.icon ?? "💬";
+  $("empty-title").textContent = t("welcome", { name: p?.label ?? "AI" });
+  $("empty-desc").textContent = p?.desc ?? "";
+}
+
+async function openSession(id) {
+  closeSidebar();
+  if (conversation.session?.id === id) return;
+  try {
+    await conversation.open(id);
+  } catch (err) {
+    if (err.status === 404) {
+      sidebar.removeSession(id);
+      conversation.newChat();
+    }
+    showBanner(describeError(err));
+  }
+}
+
+function newChat() {
+  closeSidebar();
+  conversation.newChat();
+  composer.focus();
+}
+
+async function rename(session, title) {
+  try {
+    const updated = await api.updateSession(session.id, { title });
+    if (conversation.session?.id === updated.id) {
+      conversation.session = updated;
+      showSession(updated, false);
+    } else sidebar.upsert(updated);
+  } catch (err) {
+    showBanner(describeError(err));
+  }
+}
+
+async function remove(session) {
+  const ok = await confirmAction({
+    title: t("deleteTitle"),
+    text: t("deleteText", { title: titleOf(session) }),
+    ok: t("delete"),
+  });
+  if (!ok) return;
+  try {
+    await api.deleteSession(session.id);
+    sidebar.removeSession(session.id);
+    if (conversation.session?.id === session.id) conversation.newChat();
+    toast(t("deleted"));
+  } catch (err) {
+    showBanner(describeError(err));
+  }
+}
+
+async function clearHistory() {
+  if (!conversation.session || conversation.messages.views.length === 0) return;
+  const ok = await confirmAction({ title: t("clearTitle"), text: t("clearText"), ok: t("clearOk") });
+  if (!ok) return;
+  try {
+    await conversation.clear();
+    toast(t("cleared"));
+  } catch (err) {
+    showBanner(describeError(err));
+  }
+}
+
+async function loadSessions(more = false) {
+  try {
+    const offset = more ? sidebar.sessions.length : 0;
+    const page = await api.listSessions(offset, 50);
+    sidebar.setSessions(more ? [...sidebar.sessions, ...page.items] : page.items, page.total);
+  } catch (err) {
+    showBanner(describeError(err));
+  }
+}
+
+// --- personas and models ------------------------------------------------------
+
+function fillPersonas() {
+  const select = $("persona-select");
+  const value = select.value;
+  select.replaceChildren(
+    ...[...personas.values()].map((p) => {
+      p.label = lang() === "zh" ? p.name_zh : p.name_en;
+      p.desc = lang() === "zh" ? p.description_zh : p.description;
+      const option = document.createElement("option");
+      option.value = p.id;
+      option.textContent = `${p.icon} ${p.label}`;
+      return option;
+    }),
+  );
+  select.value = value || conversation.session?.persona || defaultPersona;
+}
+
+async function changePersona() {
+  const select = $("persona-select");
+  showWelcome();
+  if (!conversation.session) {
+    draftPersona = select.value;
+    return;
+  }
+  try {
+    conversation.session = await api.updateSession(conversation.session.id, { persona: select.value });
+  } catch (err) {
+    select.value = conversation.session.persona;
+    showBanner(describeError(err));
+  }
+}
+
+async function changeModel() {
+  if (!conversation.session) return;
+  try {
+    conversation.session = await api.updateSession(conversation.session.id, { model: $("model-select").value });
+  } catch (err) {
+    $("model-select").value = conversation.session.model;
+    showBanner(describeError(err));
+  }
+}
+
+async function loadCatalog() {
+  const [personaList, modelList] = await Promise.all([api.personas(), api.models()]);
+  defaultPersona = personaList.default;
+  for (const p of personaList.personas) personas.set(p.id, { ...p });
+  fillPersonas();
+  if (!modelList.default) showBanner(t("errModelNotConfigured"), "model");
+  if (modelList.models.length > 1) {
+    $("model-select").replaceChildren(
+      ...modelList.models.map((m) => {
+        const option = document.createElement("option");
+        option.value = m.id;
+        option.textContent = m.id;
+        return option;
+      }),
+    );
+    $("model-select").value = modelList.default;
+    $("model-wrap").hidden = false;
+  }
+}
+
+// --- layout -------------------------------------------------------------------
+
+function openSidebar() {
+  $("app").classList.add("sidebar-open");
+  $("backdrop").hidden = false;
+  $("open-sidebar").setAttribute("aria-expanded", "true");
+  $("new-chat").focus();
+}
+
+function closeSidebar() {
+  if (!$("app").classList.contains("sidebar-open")) return;
+  $("app").classList.remove("sidebar-open");
+  $("backdrop").hidden = true;
+  $("open-sidebar").setAttribute("aria-expanded", "false");
+  $("open-sidebar").focus();
+}
+
+// One listener for every button inside messages (they are re-rendered while streaming).
+$("messages").addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-action]");
+  if (!button) return;
+  const view = button.closest("li.msg")?.view;
+  const action = button.dataset.action;
+  if (action === "copy" && view) toast((await copyText(view.text)) ? t("copied") : t("copyFailed"));
+  else if (action === "copy-code") {
+    const code = button.closest(".code-block")?.querySelector("code")?.textContent ?? "";
+    const ok = await copyText(code);
+    toast(ok ? t("copied") : t("copyFailed"));
+    if (ok) button.textContent = t("copied");
+  } else if (action === "edit" && view) conversation.edit(view);
+  else if (action === "regenerate") conversation.regenerate();
+  else if (action === "load-image") loadImage(button);
+});
+
+$("new-chat").addEventListener("click", newChat);
+$("clear-history").addEventListener("click", clearHistory);
+$("persona-select").addEventListener("change", changePersona);
+$("model-select").addEventListener("change", changeModel);
+$("open-sidebar").addEventListener("click", openSidebar);
+$("close-sidebar").addEventListener("click", closeSidebar);
+$("backdrop").addEventListener("click", closeSidebar);
+$("banner-close").addEventListener("click", () => hideBanner());
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") closeSidebar();
+});
+window.addEventListener("hashchange", () => {
+  const id = idFromUrl();
+  if (id) openSession(id);
+  else if (conversation.session) newChat();
+});
+window.addEventListener("offline", () => showBanner(t("errOffline"), "offline"));
+window.addEventListener("online", () => hideBanner("offline"));
+onLangChange(() => {
+  fillPersonas();
+  sidebar.render();
+  conversation.messages.relabel();
+  showSession(conversation.session, false);
+});
+
+async function start() {
+  translate();
+  setupPrefs($("theme-toggle"), $("lang-toggle"));
+  try {
+    await loadCatalog();
+  } catch (err) {
+    showBanner(describeError(err));
+  }
+  const id = idFromUrl() ?? savedId();
+  await Promise.all([loadSessions(), id ? openSession(id) : Promise.resolve(conversation.newChat())]);
+  if (!navigator.onLine) showBanner(t("errOffline"), "offline");
+  document.body.dataset.ready = "true";
+  composer.focus();
+}
+
+start();

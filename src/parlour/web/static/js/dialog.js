@@ -1,0 +1,19 @@
+// A confirmation in a modal <dialog> (focus trapped, Escape cancels), not window.confirm.
+import { t } from "./i18n.js";
+
+const dialog = () => document.getElementById("confirm-dialog");
+
+/** Resolves true when the reader confirms. */
+export function confirmAction({ title, text, ok }) {
+  const el = dialog();
+  el.querySelector("#confirm-title").textContent = title;
+  el.querySelector("#confirm-text").textContent = text;
+  el.querySelector("#confirm-ok").textContent = ok;
+  el.querySelector("#confirm-cancel").textContent = t("cancel");
+  el.returnValue = "cancel";
+  return new Promise((resolve) => {
+    el.addEventListener("close", () => resolve(el.returnValue === "ok"), { once: true });
+    el.showModal();
+    el.querySelector("#confirm-cancel").focus();
+  });
+}

@@ -1,0 +1,47 @@
+// What to tell people for each error code: always polite, never a raw stack.
+import { t } from "./i18n.js";
+
+const KEYS = {
+  offline: "errOffline",
+  model_not_configured: "errModelNotConfigured",
+  upstream_unavailable: "errUnavailable",
+  upstream_error: "errUnavailable",
+  upstream_timeout: "errTimeout",
+  upstream_rejected: "errRejected",
+  storage_unavailable: "errStorage",
+  reply_in_progress: "errBusy",
+  message_too_long: "errTooLong",
+  not_found: "errNotFound",
+  http_404: "errNotFound",
+  connection_lost: "errLost",
+  internal_error: "errInternal",
+  http_500: "errInternal",
+};
+
+/** Message for an ApiError, a stream `error` event's data, or a stored message's error code. */
+export function describeError(err) {
+  const code = err?.code ?? "internal_error";
+  const detail = typeof err?.message === "string" ? err.message : "";
+  if (code === "upstream_rate_limited") {
+    return err.retryAfter ? t("errRateLimitedAfter", { seconds: err.retryAfter }) : t("errRateLimited");
+  }
+  if (code === "invalid_input" || code === "unknown_persona" || code === "unknown_model") {
+    return t("errInvalid", { detail: detail || code });
+  }
+  if (KEYS[code]) return t(KEYS[code]);
+  return detail ? t("errGeneric", { detail }) : t("errInternal");
+}
+
+/** Codes where sending the same thing again later may work. */
+export function isRetryable(code) {
+  return [
+    "offline",
+    "upstream_rate_limited",
+    "upstream_unavailable",
+    "upstream_error",
+    "upstream_timeout",
+    "storage_unavailable",
+    "connection_lost",
+    "internal_error",
+  ].includes(code);
+}

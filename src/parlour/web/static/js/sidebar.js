@@ -1,0 +1,154 @@
+// The list of sessions, newest activity first: switch, rename in place, delete.
+import { t } from "./i18n.js";
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const PATHS = {
+  rename: "M4 20h4L19 9l-4-4L4 16v4z",
+  delete: "M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13",
+};
+
+function iconButton(action, label) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "icon-btn small";
+  button.dataset.action = action;
+  button.setAttribute("aria-label", label);
+  button.title = label;
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.classList.add("icon");
+  const path = document.createElementNS(SVG_NS, "path");
+  path.setAttribute("d", PATHS[action]);
+  svg.append(path);
+  button.append(svg);
+  return button;
+}
+
+export const titleOf = (session) => session?.title?.trim() || t("untitled");
+
+export class Sidebar {
+  constructor({ list, empty, more }, { onSelect, onRename, onDelete, onMore }) {
+    this.list = list;
+    this.empty = empty;
+    this.more = more;
+    this.sessions = [];
+    this.total = 0;
+    this.activeId = null;
+    this.handlers = { onSelect, onRename, onDelete };
+    more.addEventListener("click", () => onMore());
+    list.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-action]");
+      if (!button) return;
+      const id = button.closest("li").dataset.id;
+      const action = button.dataset.action;
+      if (action === "open") onSelect(id);
+      else if (action === "rename") this.startRename(id);
+      else if (action === "delete") onDelete(this.sessions.find((s) => s.id === id));
+    });
+  }
+
+  setSessions(sessions, total) {
+    this.sessions = sessions;
+    this.total = total;
+    this.render();
+  }
+
+  /** Put a session first (new activity) or update it in place. */
+  upsert(session, { toTop = false } = {}) {
+    const index = this.sessions.findIndex((s) => s.id === session.id);
+    if (index === -1) {
+      this.sessions.unshift(session);
+      this.total++;
+    } else if (toTop) {
+      this.sessions.splice(index, 1);
+      this.sessions.unshift(session);
+    } else {
+      this.sessions[index] = session;
+    }
+    this.render();
+  }
+
+  removeSession(id) {
+    const before = this.sessions.length;
+    this.sessions = this.sessions.filter((s) => s.id !== id);
+    if (this.sessions.length < before) this.total--;
+    this.render();
+  }
+
+  setActive(id) {
+    this.activeId = id;
+    for (const li of this.list.children) {
+      const open = li.querySelector('[data-action="open"]');
+      const active = li.dataset.id === id;
+      li.classList.toggle("active", active);
+      if (active) open.setAttribute("aria-current", "page");
+      else open.removeAttribute("aria-current");
+    }
+  }
+
+  render() {
+    const items = this.sessions.map((session) => {
+      const li = document.createElement("li");
+      li.className = "session";
+      li.dataset.id = session.id;
+      const open = document.createElement("button");
+      open.type = "button";
+      open.className = "session-open";
+      open.dataset.action = "open";
+      open.textContent = titleOf(session);
+      open.title = titleOf(session);
+      const tools = document.createElement("div");
+      tools.className = "session-tools";
+      tools.append(
+        iconButton("rename", `${t("rename")}: ${titleOf(session)}`),
+        iconButton("delete", `${t("delete")}: ${titleOf(session)}`),
+      );
+      li.append(open, tools);
+      return li;
+    });
+    this.list.replaceChildren(...items);
+    this.empty.hidden = this.sessions.length > 0;
+    this.more.hidden = this.sessions.length >= this.total;
+    this.setActive(this.activeId);
+  }
+
+  /** Replace the title with an input: Enter or leaving saves, Escape cancels. */
+  startRename(id) {
+    const li = [...this.list.children].find((node) => node.dataset.id === id);
+    const session = this.sessions.find((s) => s.id === id);
+    if (!li || !session) return;
+    const input = document.createElement("input");
+    input.className = "session-rename";
+    input.value = session.title;
+    input.maxLength = 200;
+    input.setAttribute("aria-label", t("renameLabel"));
+    const open = li.querySelector('[data-action="open"]');
+    open.hidden = true;
+    li.querySelector(".session-tools").hidden = true;
+    li.prepend(input);
+    input.focus();
+    input.select();
+    let done = false;
+    const finish = (save) => {
+      if (done) return;
+      done = true;
+      const title = input.value.trim();
+      input.remove();
+      open.hidden = false;
+      li.querySelector(".session-tools").hidden = false;
+      open.focus();
+      if (save && title && title !== session.title) this.handlers.onRename(session, title);
+    };
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.isComposing && event.keyCode !== 229) {
+        event.preventDefault();
+        finish(true);
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        finish(false);
+      }
+    });
+    input.addEventListener("blur", () => finish(true));
+  }
+}

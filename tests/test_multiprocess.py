@@ -1,0 +1,203 @@
+"""Several Parlour processes on one Redis behave as one service; faults lose nothing."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from redis import Redis
+
+from parlour.embedded import EmbeddedRedis
+from tests.conftest import make_settings
+from tests.live import LiveServer, collect, sse, text_of
+from tests.processes import ServerProcess
+from tests.upstream import Reply, ScriptedUpstream
+
+WORDS = [f"w{i} " for i in range(40)]
+
+
+@pytest.fixture
+def pair(
+    tmp_path: Path, redis: Redis, redis_url: str, upstream: ScriptedUpstream
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    env = {
+        "REDIS_URL": redis_url,
+        "OPENAI_BASE_URL": upstream.url,
+        "OPENAI_MODEL": "scripted-model",
+        "REPLY_LOCK_TTL_SECONDS": "2",
+        "HEARTBEAT_SECONDS": "1",
+    }
+    a = ServerProcess(env, tmp_path)
+    b = ServerProcess(env, tmp_path)
+    a.wait_ready()
+    b.wait_ready()
+    yield a, b
+    a.stop()
+    b.stop()
+
+
+def start_slow_reply(url: str, upstream: ScriptedUpstream, delay: float = 0.05) -> str:
+    upstream.enqueue(Reply(WORDS, delay=delay))
+    return str(httpx.post(f"{url}/api/v1/sessions", json={}).json()["id"])
+
+
+def test_resume_on_another_process_gets_exactly_the_rest(
+    pair: tuple[ServerProcess, ServerProcess], upstream: ScriptedUpstream
+) -> None:
+    a, b = pair
+    sid = start_slow_reply(a.url, upstream)
+    seen: list[str] = []
+    with httpx.Client(timeout=30) as client:
+        with sse(client, "POST", f"{a.url}/api/v1/sessions/{sid}/messages",
+                 json={"content": "go"}) as (_r, events):  # fmt: skip
+            for event in events:
+                if event.event == "delta":
+                    seen.append(event.json()["content"])
+                    last = event.id
+                    if len(seen) == 4:
+                        break  # the client drops off A
+        rest = collect(client, "GET", f"{b.url}/api/v1/sessions/{sid}/reply",
+                       headers={"Last-Event-ID": last})  # fmt: skip
+    assert "".join(seen) + text_of(rest) == "".join(WORDS)
+    assert rest[-1].event == "done"
+    items = httpx.get(f"{b.url}/api/v1/sessions/{sid}/messages").json()["items"]
+    assert items[-1]["content"] == "".join(WORDS)
+
+
+def test_a_second_tab_on_another_process_sees_the_same_reply_live(
+    pair: tuple[ServerProcess, ServerProcess], upstream: ScriptedUpstream
+) -> None:
+    a, b = pair
+    sid = start_slow_reply(a.url, upstream, delay=0.02)
+    with httpx.Client(timeout=30) as client:
+        with sse(client, "POST", f"{a.url}/api/v1/sessions/{sid}/messages",
+                 json={"content": "go"}) as (_r, events):  # fmt: skip
+            next(events)  # started
+            watcher = collect(client, "GET", f"{b.url}/api/v1/sessions/{sid}/reply")
+            original = list(events)
+    assert text_of(watcher) == "".join(WORDS)
+    assert text_of(original) + "" != ""  # the first tab kept streaming too
+
+
+def test_stop_through_another_process(
+    pair: tuple[ServerProcess, ServerProcess], upstream: ScriptedUpstream
+) -> None:
+    a, b = pair
+    sid = start_slow_reply(a.url, upstream, delay=0.1)
+    with httpx.Client(timeout=30) as client:
+        with sse(client, "POST", f"{a.url}/api/v1/sessions/{sid}/messages",
+                 json={"content": "go"}) as (_r, events):  # fmt: skip
+            deltas = 0
+            for event in events:
+                if event.event == "delta":
+                    deltas += 1
+                    if deltas == 3:
+                        stop = client.post(f"{b.url}/api/v1/sessions/{sid}/reply/stop")
+                        assert stop.status_code == 202
+                        stopped_at = time.monotonic()
+                if event.event in ("done", "error"):
+                    final = event
+                    break
+    assert time.monotonic() - stopped_at < 1.0
+    assert final.json()["finish_reason"] == "stopped"
+    stored = httpx.get(f"{b.url}/api/v1/sessions/{sid}/messages").json()["items"][-1]
+    assert stored["status"] == "partial"
+    assert len(stored["content"].split()) < len(WORDS)
+
+
+def test_a_killed_process_leaves_its_reply_marked_interrupted(
+    pair: tuple[ServerProcess, ServerProcess], upstream: ScriptedUpstream
+) -> None:
+    a, b = pair
+    sid = start_slow_reply(a.url, upstream, delay=0.1)
+    with httpx.Client(timeout=30) as client:
+        with sse(client, "POST", f"{a.url}/api/v1/sessions/{sid}/messages",
+                 json={"content": "go"}) as (_r, events):  # fmt: skip
+            for event in events:
+                if event.event == "delta" and event.id == "5":
+                    break
+        time.sleep(0.3)  # let A flush what it has to Redis
+        a.stop(signal.SIGKILL)
+        watcher = collect(client, "GET", f"{b.url}/api/v1/sessions/{sid}/reply")
+    assert watcher[-1].event == "error"
+    assert watcher[-1].json()["code"] == "reply_interrupted"
+    stored = httpx.get(f"{b.url}/api/v1/sessions/{sid}/messages").json()["items"][-1]
+    assert stored["status"] == "partial"
+    assert stored["error"] == "reply_interrupted"
+    assert stored["content"].startswith("w0 w1 w2 w3")
+    # the session is usable again
+    again = collect(httpx.Client(timeout=30), "POST", f"{b.url}/api/v1/sessions/{sid}/messages",
+                    json={"content": "still there?"})  # fmt: skip
+    assert again[-1].event == "done"
+
+
+def test_sigterm_lets_short_replies_finish_and_stores_long_ones_as_partial(
+    tmp_path: Path, redis: Redis, redis_url: str, upstream: ScriptedUpstream
+) -> None:
+    env = {"REDIS_URL": redis_url, "OPENAI_BASE_URL": upstream.url,
+           "SHUTDOWN_GRACE_SECONDS": "2"}  # fmt: skip
+    server = ServerProcess(env, tmp_path).wait_ready()
+    short_sid = httpx.post(f"{server.url}/api/v1/sessions", json={}).json()["id"]
+    long_sid = httpx.post(f"{server.url}/api/v1/sessions", json={}).json()["id"]
+    upstream.enqueue(Reply(["a ", "b ", "c"], delay=0.3), Reply(WORDS, delay=0.25))  # 1 s; 10 s
+    with httpx.Client(timeout=30) as client:
+        for sid in (short_sid, long_sid):
+            # start each reply, then leave: replies do not depend on their connection
+            with sse(client, "POST", f"{server.url}/api/v1/sessions/{sid}/messages",
+                     json={"content": "go"}) as (_r, events):  # fmt: skip
+                next(events)
+    started = time.monotonic()
+    server.stop(signal.SIGTERM)
+    assert time.monotonic() - started < 8
+    assert "waiting up to 2 s for 2 running replies" in server.output()
+
+    def last(sid: str) -> dict[str, object]:
+        return dict(json.loads(redis.lrange(f"parlour:session:{sid}:messages", -1, -1)[0]))
+
+    assert last(short_sid)["status"] == "complete"
+    assert last(short_sid)["content"] == "a b c"
+    assert last(long_sid)["status"] == "partial"
+    assert 0 < len(str(last(long_sid)["content"]).split()) < len(WORDS)
+
+
+def test_redis_outage_gives_503_then_recovers(tmp_path: Path, upstream: ScriptedUpstream) -> None:
+    own = EmbeddedRedis(tmp_path / "outage")
+    url = own.start()
+    server = LiveServer(
+        make_settings(
+            tmp_path,
+            redis_url=url,
+            openai_base_url=upstream.url,
+            local_enabled=False,
+            redis_socket_timeout=2.0,
+        )  # fmt: skip
+    ).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            sid = client.post("/api/v1/sessions", json={}).json()["id"]
+            own.stop()
+            started = time.monotonic()
+            down = client.get(f"/api/v1/sessions/{sid}")
+            assert time.monotonic() - started < 5  # fast, no hang
+            assert down.status_code == 503
+            assert down.json()["error"]["code"] == "storage_unavailable"
+            assert "try again" in down.json()["detail"]
+            assert client.post(f"/api/v1/sessions/{sid}/messages",
+                               json={"content": "x"}).status_code == 503  # fmt: skip
+            assert client.get("/readyz").status_code == 503
+
+            own.start()  # same data directory: the AOF brings the session back
+            deadline = time.monotonic() + 10
+            while client.get(f"/api/v1/sessions/{sid}").status_code != 200:
+                assert time.monotonic() < deadline, "did not recover"
+                time.sleep(0.2)
+            assert collect(client, "POST", f"/api/v1/sessions/{sid}/messages",
+                           json={"content": "back"})[-1].event == "done"  # fmt: skip
+    finally:
+        server.stop()
+        own.stop()
