@@ -17,14 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES = ROOT / "node_modules"
 VENDOR = ROOT / "src" / "parlour" / "web" / "static" / "vendor"
 
-# package -> [(file inside the package, name in vendor/)]
+# package -> [(file inside the package, name in vendor/)]. Every script ends in .js so
+# it is served as JavaScript whatever the system's MIME table says about .mjs.
 FILES: dict[str, list[tuple[str, str]]] = {
     "marked": [("lib/marked.esm.js", "marked.esm.js"), ("LICENSE", "marked.LICENSE")],
-    "dompurify": [("dist/purify.es.mjs", "purify.es.mjs"), ("LICENSE", "dompurify.LICENSE")],
+    "dompurify": [("dist/purify.es.mjs", "purify.es.js"), ("LICENSE", "dompurify.LICENSE")],
     "@highlightjs/cdn-assets": [
         ("es/highlight.min.js", "highlight.min.js"),
-        ("styles/github.min.css", "hljs-light.css"),
-        ("styles/github-dark.min.css", "hljs-dark.css"),
         ("LICENSE", "highlight.LICENSE"),
     ],
 }

@@ -5,6 +5,7 @@ import { Conversation } from "./conversation.js";
 import { confirmAction } from "./dialog.js";
 import { describeError } from "./errors.js";
 import { lang, onLangChange, t, translate } from "./i18n.js";
+import { personaIcon } from "./icons.js";
 import { loadImage } from "./markdown.js";
 import { copyText, hideBanner, showBanner, toast } from "./notify.js";
 import { setupPrefs } from "./prefs.js";
@@ -90,7 +91,7 @@ function showSession(session, activity) {
 
 function showWelcome() {
   const p = personas.get($("persona-select").value);
-  $("empty-icon").textContent = p?.icon ?? "💬";
+  $("empty-icon").replaceChildren(personaIcon(p));
   $("empty-title").textContent = t("welcome", { name: p?.label ?? "AI" });
   $("empty-desc").textContent = p?.desc ?? "";
 }
@@ -177,7 +178,7 @@ function fillPersonas() {
       p.desc = lang() === "zh" ? p.description_zh : p.description;
       const option = document.createElement("option");
       option.value = p.id;
-      option.textContent = `${p.icon} ${p.label}`;
+      option.textContent = p.label;
       return option;
     }),
   );

@@ -83,7 +83,7 @@ function placeholderFor(img, src) {
   button.dataset.src = src;
   button.dataset.alt = img.getAttribute("alt") || "";
   button.title = t("imageBlocked");
-  button.textContent = `🖼 ${t("loadImage", { host })}`;
+  button.textContent = t("loadImage", { host });
   return button;
 }
 

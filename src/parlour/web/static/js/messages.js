@@ -2,25 +2,8 @@
 // sanitized Markdown (markdown.js). Nothing here assigns innerHTML.
 import { describeError } from "./errors.js";
 import { t } from "./i18n.js";
+import { icon, personaIcon } from "./icons.js";
 import { renderMarkdown } from "./markdown.js";
-
-const SVG_NS = "http://www.w3.org/2000/svg";
-const ICONS = {
-  copy: "M9 9h10v10H9zM5 15V5h10",
-  edit: "M4 20h4L19 9l-4-4L4 16v4z",
-  regenerate: "M20 11a8 8 0 1 0-2.3 5.7M20 4v7h-7",
-};
-
-function icon(name) {
-  const svg = document.createElementNS(SVG_NS, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  svg.classList.add("icon");
-  const path = document.createElementNS(SVG_NS, "path");
-  path.setAttribute("d", ICONS[name]);
-  svg.append(path);
-  return svg;
-}
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -73,7 +56,7 @@ export class MessageView {
     const p = personas.get(this.persona);
     if (this.role === "user") this.author.textContent = t("you");
     else this.author.textContent = p ? p.label : "AI";
-    if (this.avatar) this.avatar.textContent = p ? p.icon : "🤖";
+    if (this.avatar) this.avatar.replaceChildren(personaIcon(p));
   }
 
   setText(text) {

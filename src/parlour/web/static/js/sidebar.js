@@ -1,11 +1,6 @@
 // The list of sessions, newest activity first: switch, rename in place, delete.
 import { t } from "./i18n.js";
-
-const SVG_NS = "http://www.w3.org/2000/svg";
-const PATHS = {
-  rename: "M4 20h4L19 9l-4-4L4 16v4z",
-  delete: "M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13",
-};
+import { icon } from "./icons.js";
 
 function iconButton(action, label) {
   const button = document.createElement("button");
@@ -14,14 +9,7 @@ function iconButton(action, label) {
   button.dataset.action = action;
   button.setAttribute("aria-label", label);
   button.title = label;
-  const svg = document.createElementNS(SVG_NS, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  svg.classList.add("icon");
-  const path = document.createElementNS(SVG_NS, "path");
-  path.setAttribute("d", PATHS[action]);
-  svg.append(path);
-  button.append(svg);
+  button.append(icon(action));
   return button;
 }
 
