@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Sequence
@@ -85,6 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 1
             stack.callback(embedded.stop)
             os.environ["REDIS_URL"] = url  # the workers build their settings from it
+        if workers > 1:
+            # prometheus-client adds up the workers' metrics from files kept here.
+            metrics_dir = settings.data_dir / "metrics"
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            metrics_dir.mkdir(parents=True)
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         uvicorn.run(
             "parlour.web.app:create_app",
             factory=True,

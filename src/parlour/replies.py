@@ -39,6 +39,7 @@ from redis.exceptions import RedisError
 
 from parlour.domain import Finish, Message, ReplyEvent, TextDelta, new_id, now
 from parlour.errors import NotFound, ParlourError, ProviderError, ReplyInterrupted
+from parlour.metrics import Metrics, Timer
 from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.store import ConversationStore
 
@@ -93,11 +94,13 @@ class ReplyManager:
         heartbeat: float = 15.0,
         flush_interval: float = 0.05,
         lock_ttl: int = 30,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.heartbeat = heartbeat
         self.flush_interval = flush_interval
         self.lock_ttl = lock_ttl
+        self.metrics = metrics or Metrics()
         self.worker_id = new_id()[:12]
         self._local: dict[str, Reply] = {}
         self._background: list[asyncio.Task[None]] = []
@@ -159,9 +162,14 @@ class ReplyManager:
         finish = Finish()
         error: ParlourError | None = None
         reply.generating = True
+        timer = Timer()
+        m = self.metrics
+        m.active.inc()
         try:
             async for item in provider.stream(request):
                 if isinstance(item, TextDelta):
+                    if not parts:
+                        m.first_token.observe(timer.elapsed())
                     parts.append(item.text)
                     reply.emit("delta", {"content": item.text})
                 else:
@@ -175,12 +183,17 @@ class ReplyManager:
             error = ParlourError()
         finally:
             reply.generating = False
+            m.active.dec()
+            m.tokens.inc(len(parts))
+            if error is not None:
+                m.upstream_errors.labels(error.code).inc()
         text = "".join(parts)
         if error is not None:
             status = "partial" if text else "error"
         else:
             status = "partial" if finish.reason == "stopped" else "complete"
         message_id = await self._persist(reply, persist, text, status, error, finish.reason)
+        m.reply_duration.observe(timer.elapsed())
         # The session is free as soon as the message is stored, before the client
         # hears the end: a client that sends its next message at once is not refused.
         try:

@@ -10,9 +10,11 @@ from fastapi.staticfiles import StaticFiles
 
 from parlour import __version__
 from parlour.config import Settings
+from parlour.metrics import Metrics
 from parlour.web.errors import install_error_handlers
 from parlour.web.lifespan import lifespan
 from parlour.web.limits import BodySizeLimit
+from parlour.web.observe import Observe
 from parlour.web.routes import catalog, health, replies, sessions, tutorial
 
 STATIC_DIR = Path(str(files("parlour.web") / "static"))
@@ -27,8 +29,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = metrics = Metrics()
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Observe, metrics=metrics)
     for module in (catalog, sessions, replies, tutorial, health):
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")

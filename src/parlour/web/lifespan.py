@@ -18,6 +18,7 @@ from parlour.chat import ChatService
 from parlour.config import Settings
 from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
 from parlour.errors import ModelNotConfigured
+from parlour.metrics import Metrics, Timer
 from parlour.personas import PersonaCatalog
 from parlour.providers.base import ChatProvider
 from parlour.providers.local import LocalProvider, bundled_model_path, runtime_available
@@ -127,6 +128,18 @@ async def open_providers(settings: Settings) -> list[ChatProvider]:
     return providers
 
 
+async def _watch_redis(redis: Redis, metrics: Metrics, every: float = 5.0) -> None:
+    """Record the Redis round trip now and then."""
+    while True:
+        timer = Timer()
+        try:
+            await redis.ping()
+            metrics.redis_latency.observe(timer.elapsed())
+        except RedisError:
+            pass
+        await asyncio.sleep(every)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -142,8 +155,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             ttl_seconds=int(settings.history_ttl_days * 86_400),
             reply_stream_ttl=settings.reply_stream_ttl_seconds,
         )
+        metrics: Metrics = app.state.metrics
         replies = ReplyManager(
-            store, heartbeat=settings.heartbeat_seconds, lock_ttl=settings.reply_lock_ttl_seconds
+            store,
+            heartbeat=settings.heartbeat_seconds,
+            lock_ttl=settings.reply_lock_ttl_seconds,
+            metrics=metrics,
         )
         personas = PersonaCatalog()
         chat = ChatService(
@@ -159,6 +176,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             stop=settings.stop,
         )
         replies.start_background()
+        probe = asyncio.create_task(_watch_redis(redis, metrics), name="redis-latency")
+        stack.callback(probe.cancel)
         stack.push_async_callback(replies.shutdown, settings.shutdown_grace_seconds)
         app.state.services = Services(settings, store, chat, replies, models, personas)
         log.info(
