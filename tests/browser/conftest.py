@@ -1,0 +1,127 @@
+"""A real chromium driven by Playwright against the live app (real Redis, scripted upstream).
+
+One browser per test session; each test gets a fresh context (no shared storage)
+and a page that records console errors, failed requests to other origins and
+dialogs, so a test can assert that none happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    Page,
+    Playwright,
+    Request,
+    Response,
+    sync_playwright,
+)
+
+from tests.browser.chat import open_app
+from tests.live import LiveServer
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: run `make system-deps`")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@dataclass
+class PageLog:
+    """What the page did that a test may want to forbid."""
+
+    errors: list[str] = field(default_factory=list)
+    failed_responses: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(viewport=DESKTOP, locale="en-US", color_scheme="light")
+    ctx.set_default_timeout(10_000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page_log() -> PageLog:
+    return PageLog()
+
+
+@pytest.fixture
+def page(context: BrowserContext, page_log: PageLog) -> Iterator[Page]:
+    page = context.new_page()
+
+    def on_console(msg: ConsoleMessage) -> None:
+        # Failed loads are judged by on_response, which knows which ones are expected.
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            page_log.errors.append(msg.text)
+
+    def on_response(response: Response) -> None:
+        # "Is a reply running?" is asked with GET .../reply, which answers 404 when not.
+        expected = response.status == 404 and urlsplit(response.url).path.endswith("/reply")
+        if response.status >= 400 and not expected:
+            page_log.failed_responses.append(f"{response.status} {response.url}")
+
+    def on_dialog(dialog: Dialog) -> None:
+        page_log.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def on_request(request: Request) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("http", "https") and parts.hostname != "127.0.0.1":
+            page_log.foreign_requests.append(request.url)
+
+    page.on("console", on_console)
+    page.on("dialog", on_dialog)
+    page.on("pageerror", lambda exc: page_log.errors.append(str(exc)))
+    page.on("request", on_request)
+    page.on("response", on_response)
+    yield page
+    page.close()
+
+
+@pytest.fixture
+def app(page: Page, server: LiveServer) -> Page:
+    """The chat page, loaded and ready."""
+    return open_app(page, server.url)
