@@ -11,7 +11,7 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3
 FROM python:3.11-slim-bookworm
 ARG WITH_LOCAL=1
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CMAKE_ARGS="-DGGML_NATIVE=OFF" \
-    HOST=0.0.0.0 PORT=8000 DATA_DIR=/data
+    HOST=0.0.0.0 PORT=8000 DATA_DIR=/data ALLOW_REMOTE=true
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends build-essential cmake \
     >/dev/null && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
@@ -25,5 +25,6 @@ USER parlour
 VOLUME /data
 EXPOSE 8000
 HEALTHCHECK CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz')" || exit 1
-# Listening on all interfaces inside the container is intended: the port is published explicitly.
+# Inside the container Parlour listens on all interfaces (ALLOW_REMOTE): publish the port only
+# behind something that controls who reaches it.
 CMD ["parlour", "serve"]

@@ -175,7 +175,7 @@ def test_redis_outage_gives_503_then_recovers(tmp_path: Path, upstream: Scripted
             openai_base_url=upstream.url,
             local_enabled=False,
             redis_socket_timeout=2.0,
-        )  # fmt: skip
+        )
     ).start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:

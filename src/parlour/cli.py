@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import os
 import shutil
 import signal
@@ -52,6 +53,15 @@ def _check_redis(settings: Settings) -> str | None:
     return None
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -65,6 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     host = args.host if getattr(args, "host", None) else settings.host
     port = args.port if getattr(args, "port", None) is not None else settings.port
+    if not _is_loopback(host) and not settings.allow_remote:
+        print(
+            f"parlour: refusing to listen on {host}: this mode has no sign-in, so anyone who "
+            "can reach the port could read every conversation.\nListen on 127.0.0.1, or set "
+            "ALLOW_REMOTE=true if something in front of Parlour controls who reaches it.",
+            file=sys.stderr,
+        )
+        return 2
     setup_logging(settings)
     problem = _check_redis(settings)
     if problem is not None:

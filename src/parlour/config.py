@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     log_level: str = "INFO"
     log_format: LogFormat = "text"
+    # Single-user mode has no sign-in: it listens only on loopback unless this says otherwise.
+    allow_remote: bool = False
+    # Origins allowed to call the API from a browser (CORS); empty: none.
+    cors_origins: list[str] = Field(default_factory=list)
 
     # --- Redis --------------------------------------------------------------
     # REDIS_URL wins; else REDIS_HOST (+ port/db/password) builds one; else the

@@ -40,6 +40,10 @@ def setup_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
-    # httpx logs every request URL at INFO; the upstream URL is not for logs.
-    for name in ("httpx", "httpx2"):
+    quiet_http_clients()
+
+
+def quiet_http_clients() -> None:
+    """The HTTP client libraries log request URLs (the upstream's base URL) below WARNING."""
+    for name in ("httpx", "httpx2", "httpcore", "httpcore2", "openai"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -16,6 +16,7 @@ from parlour.web.lifespan import lifespan
 from parlour.web.limits import BodySizeLimit
 from parlour.web.observe import Observe
 from parlour.web.routes import catalog, health, replies, sessions, tutorial
+from parlour.web.security import SecurityHeaders, install_cors
 
 STATIC_DIR = Path(str(files("parlour.web") / "static"))
 
@@ -32,6 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics = Metrics()
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_cors(app, settings.cors_origins)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
     for module in (catalog, sessions, replies, tutorial, health):
         app.include_router(module.router)
