@@ -268,3 +268,29 @@ def test_without_any_model_each_reply_explains_how_to_configure_one(
     body = events[-1].json()
     assert body["code"] == "model_not_configured"
     assert "OPENAI_API_KEY" in body["message"]
+
+
+def test_finished_reply_streams_expire(
+    make_server: ServerFactory, upstream: ScriptedUpstream, redis
+) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(reply_stream_ttl_seconds=2)
+    with httpx.Client(base_url=server.url) as client:
+        sid = new_session(client)
+        rid = send(client, sid, "hi")[0].json()["reply_id"]
+    key = f"parlour:reply:{rid}:events"
+    wait_for(lambda: 0 < redis.ttl(key) <= 2, timeout=2)  # the final batch set the expiry
+    wait_for(lambda: not redis.exists(key), timeout=5)
+
+
+def test_a_silent_upstream_times_out_before_the_first_token(
+    make_server: ServerFactory, upstream: ScriptedUpstream
+) -> None:
+    server = make_server(upstream_first_token_timeout=0.5, upstream_attempts=1)
+    upstream.enqueue(Reply(["too late"], first_delay=3))
+    with httpx.Client(base_url=server.url) as client:
+        sid = new_session(client)
+        started = time.monotonic()
+        events = send(client, sid, "hello?")
+    assert time.monotonic() - started < 2.5
+    assert events[-1].event == "error"
+    assert events[-1].json()["code"] == "upstream_timeout"
