@@ -7,9 +7,10 @@ dialogs, so a test can assert that none happened.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -75,12 +76,34 @@ class PageLog:
     foreign_requests: list[str] = field(default_factory=list)
 
 
+ContextFactory = Callable[..., BrowserContext]
+
+
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(viewport=DESKTOP, locale="en-US", color_scheme="light")
-    ctx.set_default_timeout(10_000)
-    yield ctx
-    ctx.close()
+def make_context(browser: Browser) -> Iterator[ContextFactory]:
+    """New browser contexts (viewport, locale, colour scheme...), closed after the test."""
+    made: list[BrowserContext] = []
+
+    def factory(**options: Any) -> BrowserContext:
+        settings: dict[str, Any] = {
+            "viewport": DESKTOP,
+            "locale": "en-US",
+            "color_scheme": "light",
+        }
+        settings.update(options)
+        ctx = browser.new_context(**settings)
+        ctx.set_default_timeout(10_000)
+        made.append(ctx)
+        return ctx
+
+    yield factory
+    for ctx in made:
+        ctx.close()
+
+
+@pytest.fixture
+def context(make_context: ContextFactory) -> BrowserContext:
+    return make_context()
 
 
 @pytest.fixture
@@ -88,35 +111,40 @@ def page_log() -> PageLog:
     return PageLog()
 
 
-@pytest.fixture
-def page(context: BrowserContext, page_log: PageLog) -> Iterator[Page]:
-    page = context.new_page()
+def watch(page: Page, log: PageLog) -> Page:
+    """Record into `log` what the page does that tests may forbid."""
 
     def on_console(msg: ConsoleMessage) -> None:
         # Failed loads are judged by on_response, which knows which ones are expected.
         if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
-            page_log.errors.append(msg.text)
+            log.errors.append(msg.text)
 
     def on_response(response: Response) -> None:
         # "Is a reply running?" is asked with GET .../reply, which answers 404 when not.
         expected = response.status == 404 and urlsplit(response.url).path.endswith("/reply")
         if response.status >= 400 and not expected:
-            page_log.failed_responses.append(f"{response.status} {response.url}")
+            log.failed_responses.append(f"{response.status} {response.url}")
 
     def on_dialog(dialog: Dialog) -> None:
-        page_log.dialogs.append(dialog.message)
+        log.dialogs.append(dialog.message)
         dialog.dismiss()
 
     def on_request(request: Request) -> None:
         parts = urlsplit(request.url)
         if parts.scheme in ("http", "https") and parts.hostname != "127.0.0.1":
-            page_log.foreign_requests.append(request.url)
+            log.foreign_requests.append(request.url)
 
     page.on("console", on_console)
     page.on("dialog", on_dialog)
-    page.on("pageerror", lambda exc: page_log.errors.append(str(exc)))
+    page.on("pageerror", lambda exc: log.errors.append(str(exc)))
     page.on("request", on_request)
     page.on("response", on_response)
+    return page
+
+
+@pytest.fixture
+def page(context: BrowserContext, page_log: PageLog) -> Iterator[Page]:
+    page = watch(context.new_page(), page_log)
     yield page
     page.close()
 
