@@ -1,0 +1,129 @@
+"""Run the benchmark and print the results table: ``python -m bench.run [--quick] [--only N]``.
+
+A full run writes ``bench/results/latest.json`` and the table into
+``bench/README.md``; ``--quick`` is a smoke run of every row at toy sizes (its
+figures mean nothing) and writes only where ``--out`` says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.fixtures import SharedRedis
+from bench.local import local_model
+from bench.procs import Upstream, supports_workers
+from bench.report import BENCH_DIR, Row, machine, render, save, update_readme
+from bench.scenarios import (
+    QUICK,
+    Sizes,
+    Stage,
+    added_ttft_poisson,
+    added_ttft_serial,
+    concurrent_paced,
+    cpu_per_token,
+    long_history,
+    memory_per_stream,
+)
+
+TARGETS = {
+    1: ("added time to first token, one stream at a time", "p50 ≤ 2 ms, p99 ≤ 5 ms"),
+    2: ("same, 100 streams arriving at random (Poisson) times", "p99 ≤ 25 ms"),
+    3: ("concurrent paced streams held", "≥ 500 (stretch 1,000)"),
+    4: ("server CPU per relayed token", "≤ 50 µs"),
+    5: ("first-token time, 10,000 stored messages vs. 10", "within 10 %"),
+    6: ("memory per open stream", "≤ 50 KB"),
+    7: ("local model through Parlour vs. direct", "tokens/s ratio ≥ 0.95"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a smoke run at toy sizes")
+    parser.add_argument(
+        "--only",
+        type=int,
+        action="append",
+        choices=sorted(TARGETS),
+        help="run only this row (repeatable)",
+    )
+    parser.add_argument("--repeats", type=int, help="runs per figure (default 3; quick 1)")
+    parser.add_argument("--out", type=Path, help="where to write results (full run: bench/results)")
+    return parser
+
+
+def _guarded(row_number: int, fn: Callable[[], Row]) -> Row:
+    """Run one scenario; a failure becomes a row saying so, and the run goes on."""
+    started = time.monotonic()
+    try:
+        row = fn()
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        name, target = TARGETS[row_number]
+        row = Row(row_number, name, target, figure=f"failed: {type(exc).__name__}: {exc}"[:300])
+        row.passed = False
+    row.detail["seconds"] = round(time.monotonic() - started, 1)
+    print(f"  #{row.number}: {row.figure} [{row.detail['seconds']} s]", file=sys.stderr, flush=True)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    sizes: Sizes = QUICK if args.quick else Sizes()
+    if args.repeats:
+        sizes = Sizes(**{**sizes.__dict__, "repeats": args.repeats})
+    if not supports_workers():
+        print("parlour serve has no --workers: #3 runs with 1 worker", file=sys.stderr)
+        sizes = Sizes(**{**sizes.__dict__, "paced_workers": 1})
+    wanted = set(args.only or TARGETS)
+    info = machine(sizes.paced_workers)
+    started = time.monotonic()
+    redis = SharedRedis()
+    upstream = Upstream()
+    stage = Stage(upstream, redis, sizes)
+    rows: list[Row] = []
+    try:
+        # #1, #2 and #5 are quiet, paced runs: one single-worker server serves them
+        # (and, in a smoke run, #4 and #6 too).
+        if wanted & {1, 2, 5} or (args.quick and wanted & {4, 6}):
+            with stage.serving() as server:
+                stage.reuse = server if args.quick else None
+                for n, fn in ((1, added_ttft_serial), (2, added_ttft_poisson), (5, long_history)):
+                    if n in wanted:
+                        rows.append(_guarded(n, lambda fn=fn, s=server: fn(stage, s)))  # type: ignore[misc]
+                for n, fn2 in ((4, cpu_per_token), (6, memory_per_stream)):
+                    if args.quick and n in wanted:
+                        rows.append(_guarded(n, lambda fn2=fn2: fn2(stage)))  # type: ignore[misc]
+                stage.reuse = None
+        for n, fn2 in (
+            (3, concurrent_paced),
+            (4, cpu_per_token),
+            (6, memory_per_stream),
+            (7, local_model),
+        ):
+            if n in wanted and not (args.quick and n in (4, 6)):
+                rows.append(_guarded(n, lambda fn2=fn2: fn2(stage)))  # type: ignore[misc]
+    finally:
+        upstream.stop()
+        redis.stop()
+    rows.sort(key=lambda r: r.number)
+    elapsed = time.monotonic() - started
+    info["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    info["workers_note"] = "1 worker, except #3 (`--workers` above)"
+    text = render(rows, info, elapsed, args.quick)
+    print(text)
+    out = args.out or (None if args.quick else BENCH_DIR / "results")
+    if out is not None:
+        save(rows, info, elapsed, out)
+    if not args.quick and args.only is None and args.out is None:
+        update_readme(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
