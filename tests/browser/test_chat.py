@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Page, Route, expect
 
 from tests.browser.chat import (
@@ -18,6 +19,8 @@ from tests.browser.chat import (
 )
 from tests.browser.conftest import PageLog
 from tests.upstream import Reply, ScriptedUpstream
+
+pytestmark = pytest.mark.browser
 
 
 def test_a_reply_streams_in_as_it_is_written(app: Page, upstream: ScriptedUpstream) -> None:

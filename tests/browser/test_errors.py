@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.browser.chat import chat, last_reply, open_app, send, wait_idle
 from tests.browser.conftest import PageLog
 from tests.conftest import ServerFactory
 from tests.upstream import Reply, ScriptedUpstream, Status
+
+pytestmark = pytest.mark.browser
 
 
 def test_model_not_configured_explains_how_to_configure(

@@ -20,6 +20,8 @@ from tests.browser.conftest import (
 from tests.live import LiveServer
 from tests.upstream import Reply, ScriptedUpstream
 
+pytestmark = pytest.mark.browser
+
 STATIC = Path(__file__).resolve().parents[2] / "src" / "parlour" / "web" / "static"
 
 CSP = (

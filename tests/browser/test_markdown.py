@@ -9,6 +9,8 @@ from tests.browser.chat import chat, last_reply, replies, send, wait_idle
 from tests.browser.conftest import PageLog
 from tests.upstream import Reply, ScriptedUpstream
 
+pytestmark = pytest.mark.browser
+
 MARKDOWN = """## Plan
 
 Some **bold** and *italic* text, `inline code` and a [link](https://example.com/docs).

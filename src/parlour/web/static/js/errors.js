@@ -31,17 +31,3 @@ export function describeError(err) {
   if (KEYS[code]) return t(KEYS[code]);
   return detail ? t("errGeneric", { detail }) : t("errInternal");
 }
-
-/** Codes where sending the same thing again later may work. */
-export function isRetryable(code) {
-  return [
-    "offline",
-    "upstream_rate_limited",
-    "upstream_unavailable",
-    "upstream_error",
-    "upstream_timeout",
-    "storage_unavailable",
-    "connection_lost",
-    "internal_error",
-  ].includes(code);
-}
