@@ -142,9 +142,9 @@ export class Conversation {
 
   async finish(stream, view, result) {
     if (stream !== this.stream) return; // the reader moved on
-    view.flush();
-    view.setStreaming(false);
     view.setTyping(false);
+    view.setStreaming(false);
+    view.flush();
     if (result.status === "gone") {
       this.stream = null;
       this.setBusy(false);
@@ -153,7 +153,7 @@ export class Conversation {
     }
     view.id = result.messageId ?? null;
     view.setOutcome(result.status, result.error ?? null);
-    if (!view.text && result.status !== "error") this.messages.remove(view);
+    if (!view.text && result.status === "complete") this.messages.remove(view);
     this.setBusy(false);
     this.changed();
     const name = this.messages.personas.get(view.persona)?.label ?? "AI";
