@@ -31,9 +31,18 @@ async function errorFrom(response) {
   return new ApiError(response.status, code, message, Number.isFinite(after) ? after : null);
 }
 
+// With password sign-in, a change made with the sign-in cookie must echo the
+// CSRF cookie in a header (the server sets that cookie readable for this).
+function csrfToken() {
+  const match = /(?:^|;\s*)parlour_csrf=([^;]+)/.exec(document.cookie);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
 /** fetch() that turns network failures into ApiError("offline") and lets aborts through. */
 export async function request(path, { method = "GET", body, headers = {}, signal } = {}) {
   const init = { method, headers: { Accept: "application/json", ...headers }, signal };
+  const csrf = method === "GET" ? null : csrfToken();
+  if (csrf) init.headers["X-CSRF-Token"] = csrf;
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";

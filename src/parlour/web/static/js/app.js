@@ -6,8 +6,7 @@ import { confirmAction } from "./dialog.js";
 import { describeError } from "./errors.js";
 import { lang, onLangChange, t, translate } from "./i18n.js";
 import { personaIcon } from "./icons.js";
-import { loadImage } from "./markdown.js";
-import { copyText, hideBanner, showBanner, toast } from "./notify.js";
+import { hideBanner, showBanner, toast } from "./notify.js";
 import { setupPrefs } from "./prefs.js";
 import { AutoScroll } from "./scroll.js";
 import { Sidebar, titleOf } from "./sidebar.js";
@@ -247,23 +246,7 @@ function closeSidebar() {
   $("open-sidebar").focus();
 }
 
-// One listener for every button inside messages (they are re-rendered while streaming).
-$("messages").addEventListener("click", async (event) => {
-  const button = event.target.closest("button[data-action]");
-  if (!button) return;
-  const view = button.closest("li.msg")?.view;
-  const action = button.dataset.action;
-  if (action === "copy" && view) toast((await copyText(view.text)) ? t("copied") : t("copyFailed"));
-  else if (action === "copy-code") {
-    const code = button.closest(".code-block")?.querySelector("code")?.textContent ?? "";
-    const ok = await copyText(code);
-    toast(ok ? t("copied") : t("copyFailed"));
-    if (ok) button.textContent = t("copied");
-  } else if (action === "edit" && view) conversation.edit(view);
-  else if (action === "regenerate") conversation.regenerate();
-  else if (action === "load-image") loadImage(button);
-});
-
+$("messages").addEventListener("click", (event) => conversation.onClick(event));
 $("new-chat").addEventListener("click", newChat);
 $("clear-history").addEventListener("click", clearHistory);
 $("persona-select").addEventListener("change", changePersona);

@@ -3,7 +3,8 @@ import { api, ApiError } from "./api.js";
 import { describeError } from "./errors.js";
 import { t } from "./i18n.js";
 import { MessageList, MessageView } from "./messages.js";
-import { announce, hideBanner, showBanner } from "./notify.js";
+import { loadImage } from "./markdown.js";
+import { announce, copyText, hideBanner, showBanner, toast } from "./notify.js";
 import { ReplyStream } from "./reply.js";
 
 const PAGE = 100;
@@ -236,5 +237,21 @@ export class Conversation {
     this.firstLoaded = 0;
     this.earlier.hidden = true;
     this.changed();
+  }
+
+  /** One listener for every button inside messages (they are re-rendered while streaming). */
+  async onClick(event) {
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const view = button.closest("li.msg")?.view;
+    const action = button.dataset.action;
+    if (action === "copy" && view) toast((await copyText(view.text)) ? t("copied") : t("copyFailed"));
+    else if (action === "copy-code") {
+      const code = button.closest(".code-block")?.querySelector("code")?.textContent ?? "";
+      const ok = await copyText(code);
+      toast(ok ? t("copied") : t("copyFailed"));
+    } else if (action === "edit" && view) this.edit(view);
+    else if (action === "regenerate") this.regenerate();
+    else if (action === "load-image") loadImage(button);
   }
 }

@@ -14,7 +14,14 @@ const KEYS = {
   not_found: "errNotFound",
   http_404: "errNotFound",
   connection_lost: "errLost",
+  reply_interrupted: "errInterrupted",
   internal_error: "errInternal",
+  unauthorized: "errSignIn",
+  http_401: "errSignIn",
+  forbidden: "errForbidden",
+  http_403: "errForbidden",
+  rate_limited: "errTooMany",
+  http_429: "errTooMany",
   http_500: "errInternal",
 };
 
