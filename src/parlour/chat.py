@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from parlour.context import build_context
 from parlour.domain import Message, Persona, SessionInfo, new_id, now
-from parlour.errors import InvalidInput, MessageTooLong, ParlourError, ReplyInProgress
+from parlour.errors import InvalidInput, MessageTooLong, ParlourError, RateLimited
 from parlour.personas import PersonaCatalog
 from parlour.providers.base import CompletionRequest
 from parlour.providers.registry import ModelRegistry
 from parlour.replies import Reply, ReplyManager
 from parlour.store import ConversationStore
+
+
+def _seconds_to_midnight() -> float:
+    return 86_400 - time.time() % 86_400
 
 
 def check_text(text: str, *, what: str, max_chars: int, allow_empty: bool = False) -> str:
@@ -46,6 +51,7 @@ class ChatService:
         temperature: float,
         stop: list[str],
         context_messages: int = 400,
+        daily_token_quota: int = 0,
     ) -> None:
         self.store = store
         self.models = models
@@ -58,6 +64,7 @@ class ChatService:
         self.temperature = temperature
         self.stop = stop
         self.context_messages = context_messages
+        self.daily_token_quota = daily_token_quota
 
     async def create_session(
         self, owner: str, *, persona: str | None = None, title: str = "", model: str | None = None
@@ -97,13 +104,19 @@ class ChatService:
         chosen: Persona = self.personas.get(persona or session.persona or self.default_persona)
         if chosen.id != session.persona:
             session = await self.store.update_session(owner, sid, persona=chosen.id)
-        rid = await self.replies.claim(sid)
-        if rid is None:
-            raise ReplyInProgress()
+        if self.daily_token_quota:
+            used = await self.store.usage_today(owner)
+            if used >= self.daily_token_quota:
+                raise RateLimited(
+                    f"You have used today's quota of {self.daily_token_quota} tokens. "
+                    "It renews at midnight UTC.",
+                    retry_after=_seconds_to_midnight(),
+                )
+        rid = await self.replies.claim(sid, owner)
         try:
             return await self._start(session, chosen, content, rid)
         except BaseException:
-            await self.replies.release(sid, rid)
+            await self.replies.release(sid, owner, rid)
             raise
 
     async def _start(self, session: SessionInfo, persona: Persona, content: str, rid: str) -> Reply:

@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     host = args.host if getattr(args, "host", None) else settings.host
     port = args.port if getattr(args, "port", None) is not None else settings.port
-    if not _is_loopback(host) and not settings.allow_remote:
+    if settings.auth_mode == "none" and not _is_loopback(host) and not settings.allow_remote:
         print(
             f"parlour: refusing to listen on {host}: this mode has no sign-in, so anyone who "
             "can reach the port could read every conversation.\nListen on 127.0.0.1, or set "

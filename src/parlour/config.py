@@ -17,6 +17,11 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogFormat = Literal["text", "json"]
+AuthMode = Literal["none", "password"]
+Signup = Literal["open", "invite", "closed"]
+
+# Values that people copy from examples: never accepted as a secret key.
+_WEAK_SECRETS = {"", "changeme", "change-me", "secret", "your-secret-key", "please-change-me"}
 
 
 def _default_data_dir() -> Path:
@@ -39,6 +44,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     log_level: str = "INFO"
     log_format: LogFormat = "text"
+    # --- accounts -------------------------------------------------------------
+    # none: one local user, no sign-in; password: accounts, cookies, API tokens.
+    auth_mode: AuthMode = "none"
+    secret_key: SecretStr | None = None
+    signup: Signup = "open"
+    login_days: float = Field(14, gt=0)
     # Single-user mode has no sign-in: it listens only on loopback unless this says otherwise.
     allow_remote: bool = False
     # Origins allowed to call the API from a browser (CORS); empty: none.
@@ -84,6 +95,18 @@ class Settings(BaseSettings):
 
     default_persona: str = "assistant"
 
+    # --- abuse limits (per user and per IP; "N/second|minute|hour|day") ----------
+    rate_messages: str = "20/minute"
+    rate_messages_ip: str = "60/minute"
+    rate_writes: str = "60/minute"
+    rate_writes_ip: str = "120/minute"
+    rate_login_ip: str = "20/minute"
+    # Failed sign-ins for one username before it is locked for the window.
+    rate_login_failures: str = "5/15minutes"
+    max_concurrent_replies: int = Field(3, ge=1)
+    daily_token_quota: int = Field(0, ge=0)  # deltas a user may receive a day; 0: no quota
+    export_max_messages: int = Field(10_000, ge=1)
+
     # --- replies --------------------------------------------------------------
     heartbeat_seconds: float = Field(15.0, gt=0)
     reply_stream_ttl_seconds: int = Field(600, ge=1)
@@ -110,6 +133,18 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @model_validator(mode="after")
+    def _secret_for_accounts(self) -> Settings:
+        if self.auth_mode == "password":
+            secret = self.secret_key.get_secret_value() if self.secret_key else ""
+            if secret.strip().lower() in _WEAK_SECRETS or len(secret) < 32:
+                raise ValueError(
+                    "AUTH_MODE=password needs SECRET_KEY: a random value of at least 32 "
+                    "characters (for example: python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))')"
+                )
+        return self
 
     @model_validator(mode="after")
     def _reserve_fits(self) -> Settings:

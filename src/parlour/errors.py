@@ -9,6 +9,9 @@
     │   └── MessageTooLong        413  (also: the turn cannot fit the context)
     ├── NotFound                  404  unknown id, or an id owned by someone else
     │   └── NoReplyInProgress     404  nothing to resume or stop
+    ├── Unauthorized              401  not signed in, or the credentials are not valid
+    ├── Forbidden                 403  signed in but not allowed (CSRF, admin only, disabled)
+    ├── RateLimited               429  an abuse limit was reached (``retry_after`` seconds)
     ├── ReplyInProgress           409  a session already has a reply running
     ├── ReplyInterrupted          (in streams) the process writing a reply died
     ├── StorageUnavailable        503  Redis cannot be reached
@@ -75,6 +78,28 @@ class ReplyInProgress(ParlourError):
     default_message = (
         "A reply is still being written in this session. Wait for it to finish or stop it first."
     )
+
+
+class Unauthorized(ParlourError):
+    status_code = 401
+    code = "unauthorized"
+    default_message = "Please sign in first."
+
+
+class Forbidden(ParlourError):
+    status_code = 403
+    code = "forbidden"
+    default_message = "You are not allowed to do that."
+
+
+class RateLimited(ParlourError):
+    status_code = 429
+    code = "rate_limited"
+    default_message = "Too many requests. Please slow down and try again shortly."
+
+    def __init__(self, message: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StorageUnavailable(ParlourError):

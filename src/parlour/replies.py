@@ -38,7 +38,14 @@ from dataclasses import dataclass, field
 from redis.exceptions import RedisError
 
 from parlour.domain import Finish, Message, ReplyEvent, TextDelta, new_id, now
-from parlour.errors import NotFound, ParlourError, ProviderError, ReplyInterrupted
+from parlour.errors import (
+    NotFound,
+    ParlourError,
+    ProviderError,
+    RateLimited,
+    ReplyInProgress,
+    ReplyInterrupted,
+)
 from parlour.metrics import Metrics, Timer
 from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.store import ConversationStore
@@ -95,27 +102,38 @@ class ReplyManager:
         flush_interval: float = 0.05,
         lock_ttl: int = 30,
         metrics: Metrics | None = None,
+        max_per_owner: int = 0,
     ) -> None:
         self.store = store
         self.heartbeat = heartbeat
         self.flush_interval = flush_interval
         self.lock_ttl = lock_ttl
         self.metrics = metrics or Metrics()
+        self.max_per_owner = max_per_owner
         self.worker_id = new_id()[:12]
         self._local: dict[str, Reply] = {}
         self._background: list[asyncio.Task[None]] = []
 
     # --- starting -------------------------------------------------------------
 
-    async def claim(self, session_id: str) -> str | None:
-        """Take the session's reply lock for a new reply id; None if one is running."""
+    async def claim(self, session_id: str, owner: str) -> str:
+        """Take the session's reply lock for a new reply; returns the reply's id."""
         rid = new_id()
-        if await self.store.try_lock_reply(session_id, rid, self.lock_ttl):
-            return rid
-        return None
+        claimed = await self.store.try_lock_reply(
+            session_id, owner, rid, self.lock_ttl, self.max_per_owner
+        )
+        if claimed == 0:
+            raise ReplyInProgress()
+        if claimed < 0:
+            raise RateLimited(
+                f"You already have {self.max_per_owner} replies being written. Wait for one "
+                "to finish or stop it.",
+                retry_after=5,
+            )
+        return rid
 
-    async def release(self, session_id: str, rid: str) -> None:
-        await self.store.release_reply(session_id, rid)
+    async def release(self, session_id: str, owner: str, rid: str) -> None:
+        await self.store.release_reply(session_id, owner, rid)
 
     def start(
         self,
@@ -197,7 +215,9 @@ class ReplyManager:
         # The session is free as soon as the message is stored, before the client
         # hears the end: a client that sends its next message at once is not refused.
         try:
-            await self.release(reply.session_id, reply.id)
+            await self.release(reply.session_id, reply.owner, reply.id)
+            if parts:
+                await self.store.add_usage(reply.owner, len(parts))
         except RedisError:
             log.warning("reply %s: could not release the session lock", reply.id)
         if error is not None:
@@ -255,7 +275,9 @@ class ReplyManager:
                     await self.store.append_events(reply.id, batch, final=batch[-1].final)
                     flushed += len(batch)
                 if time.monotonic() - last_beat > self.lock_ttl / 3:
-                    await self.store.refresh_reply_lock(reply.session_id, reply.id, self.lock_ttl)
+                    await self.store.refresh_reply_lock(
+                        reply.session_id, reply.owner, reply.id, self.lock_ttl
+                    )
                     last_beat = time.monotonic()
             except RedisError:
                 log.warning("reply %s: Redis write failed; will retry", reply.id)
@@ -383,7 +405,7 @@ class ReplyManager:
                                               "message_id": message_id})  # fmt: skip
             await self.store.append_events(rid, [final], final=True)
             await self.store.save_reply_meta(rid, {"status": "interrupted"})
-            await self.store.release_reply(meta["session"], rid)
+            await self.store.release_reply(meta["session"], meta["owner"], rid)
             log.warning("reply %s was interrupted: its process stopped", rid)
         await self.store.forget_running(rid)
 

@@ -11,6 +11,16 @@ Layout (``P`` is the configured key prefix)::
     P:replies:running            zset  running reply ids scored by their last heartbeat
     P:reply:{rid}:reaper         str   claims the clean-up of a reply whose process died
     P:stop                       pub/sub channel carrying reply ids to stop
+    P:user:{owner}:replies       set   the owner's running replies (concurrency limit)
+    P:user:{owner}:usage:{day}   str   tokens streamed to the owner that day (quota)
+    P:account:{uid}              hash  id username password_hash is_admin disabled created_at
+    P:accounts:names             hash  lower-cased username -> uid
+    P:accounts                   zset  uids by creation time
+    P:login:{digest}             hash  a signed-in browser: uid csrf created_at (TTL)
+    P:account:{uid}:logins       set   digests of the account's sign-ins
+    P:token:{digest}             hash  an API token: id uid name created_at
+    P:account:{uid}:tokens       hash  token id -> digest
+    P:invite:{digest}            str   an unused invitation (TTL)
 
 Writes that touch several keys run as Lua scripts, so they are atomic.
 """
@@ -18,6 +28,7 @@ Writes that touch several keys run as Lua scripts, so they are atomic.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, cast
@@ -50,10 +61,28 @@ end
 return count
 """
 
-_RELEASE_IF_OWNER = """
+_CLAIM_REPLY = """
+-- KEYS: the session's reply lock, the owner's running replies
+-- ARGV: reply id, ttl, most replies the owner may run at once (0: any number)
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local most = tonumber(ARGV[3])
+if most > 0 and redis.call('SCARD', KEYS[2]) >= most then return -1 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
+
+_RELEASE_REPLY = """
+-- KEYS: the session's reply lock, the owner's running replies; ARGV: reply id
+redis.call('SREM', KEYS[2], ARGV[1])
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+def _today() -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime())
 
 
 def _title_from(text: str, limit: int = 60) -> str:
@@ -96,6 +125,36 @@ class Keys:
     def reaper(self, rid: str) -> str:
         return f"{self.p}:reply:{rid}:reaper"
 
+    def user_replies(self, owner: str) -> str:
+        return f"{self.p}:user:{owner}:replies"
+
+    def user_usage(self, owner: str, day: str) -> str:
+        return f"{self.p}:user:{owner}:usage:{day}"
+
+    def account(self, uid: str) -> str:
+        return f"{self.p}:account:{uid}"
+
+    def account_names(self) -> str:
+        return f"{self.p}:accounts:names"
+
+    def accounts(self) -> str:
+        return f"{self.p}:accounts"
+
+    def login(self, digest: str) -> str:
+        return f"{self.p}:login:{digest}"
+
+    def account_logins(self, uid: str) -> str:
+        return f"{self.p}:account:{uid}:logins"
+
+    def token(self, digest: str) -> str:
+        return f"{self.p}:token:{digest}"
+
+    def account_tokens(self, uid: str) -> str:
+        return f"{self.p}:account:{uid}:tokens"
+
+    def invite(self, digest: str) -> str:
+        return f"{self.p}:invite:{digest}"
+
     def stop_channel(self) -> str:
         return f"{self.p}:stop"
 
@@ -118,7 +177,8 @@ class ConversationStore:
         self.ttl_seconds = ttl_seconds
         self.reply_stream_ttl = reply_stream_ttl
         self._append = redis.register_script(_APPEND_MESSAGE)
-        self._release = redis.register_script(_RELEASE_IF_OWNER)
+        self._claim = redis.register_script(_CLAIM_REPLY)
+        self._release = redis.register_script(_RELEASE_REPLY)
 
     # --- sessions -----------------------------------------------------------
 
@@ -265,21 +325,24 @@ class ConversationStore:
 
     # --- replies --------------------------------------------------------------
 
-    async def try_lock_reply(self, sid: str, rid: str, ttl: int) -> bool:
-        """Claim the session for a new reply; False if one is already running."""
-        return bool(await self.redis.set(self.keys.session_reply(sid), rid, nx=True, ex=ttl))
+    async def try_lock_reply(self, sid: str, owner: str, rid: str, ttl: int, most: int) -> int:
+        """Claim the session for a new reply: 1 done, 0 one is running, -1 owner at ``most``."""
+        keys = [self.keys.session_reply(sid), self.keys.user_replies(owner)]
+        return int(await self._claim(keys=keys, args=[rid, ttl, most]))
 
     async def running_reply(self, sid: str) -> str | None:
         return cast(str | None, await self.redis.get(self.keys.session_reply(sid)))
 
-    async def refresh_reply_lock(self, sid: str, rid: str, ttl: int) -> None:
+    async def refresh_reply_lock(self, sid: str, owner: str, rid: str, ttl: int) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.expire(self.keys.session_reply(sid), ttl)
+            pipe.expire(self.keys.user_replies(owner), ttl)
             pipe.zadd(self.keys.running_replies(), {rid: now()})
             await pipe.execute()
 
-    async def release_reply(self, sid: str, rid: str) -> None:
-        await self._release(keys=[self.keys.session_reply(sid)], args=[rid])
+    async def release_reply(self, sid: str, owner: str, rid: str) -> None:
+        keys = [self.keys.session_reply(sid), self.keys.user_replies(owner)]
+        await self._release(keys=keys, args=[rid])
         await self.redis.zrem(self.keys.running_replies(), rid)
 
     async def mark_running(self, rid: str) -> None:
@@ -339,6 +402,16 @@ class ConversationStore:
             for _entry_id, fields in entries
             for seq, kind, data in json.loads(fields["b"])
         ]
+
+    async def add_usage(self, owner: str, tokens: int) -> None:
+        key = self.keys.user_usage(owner, _today())
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.incrby(key, tokens)
+            pipe.expire(key, 2 * 86_400)
+            await pipe.execute()
+
+    async def usage_today(self, owner: str) -> int:
+        return int(await self.redis.get(self.keys.user_usage(owner, _today())) or 0)
 
     async def publish_stop(self, rid: str) -> None:
         await self.redis.publish(self.keys.stop_channel(), rid)

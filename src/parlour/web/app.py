@@ -15,8 +15,8 @@ from parlour.web.errors import install_error_handlers
 from parlour.web.lifespan import lifespan
 from parlour.web.limits import BodySizeLimit
 from parlour.web.observe import Observe
-from parlour.web.routes import catalog, health, replies, sessions, tutorial
-from parlour.web.security import SecurityHeaders, install_cors
+from parlour.web.routes import auth, catalog, health, replies, sessions, tutorial
+from parlour.web.security import SameOriginWrites, SecurityHeaders, install_cors
 
 STATIC_DIR = Path(str(files("parlour.web") / "static"))
 
@@ -34,9 +34,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_cors(app, settings.cors_origins)
+    app.add_middleware(SameOriginWrites, allowed=settings.cors_origins)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
-    for module in (catalog, sessions, replies, tutorial, health):
+    for module in (auth, catalog, sessions, replies, tutorial, health):
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
     return app

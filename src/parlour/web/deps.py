@@ -1,27 +1,36 @@
 """Dependencies: the app's services, and who is calling.
 
 Routes take their owner only from :data:`Caller` (``/api/v1``) or
-:data:`TutorialCaller` (the tutorial paths), so accounts can be added here
-without touching a route.
+:data:`TutorialCaller` (the tutorial paths). With ``AUTH_MODE=none`` every
+request acts as the one local user; with ``AUTH_MODE=password`` the caller is
+the account behind a Bearer API token or the sign-in cookie, and a request
+made with the cookie that changes anything must echo the sign-in's CSRF token
+in ``X-CSRF-Token``.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 
+from parlour.accounts import Account, AccountService
 from parlour.chat import ChatService
 from parlour.config import Settings
-from parlour.errors import InvalidInput
+from parlour.errors import Forbidden, InvalidInput, Unauthorized
 from parlour.personas import PersonaCatalog
 from parlour.providers.registry import ModelRegistry
+from parlour.ratelimit import Limiter
 from parlour.replies import ReplyManager
 from parlour.store import ConversationStore
 
 LOCAL_USER = "local"
+SESSION_COOKIE = "parlour_session"
+CSRF_COOKIE = "parlour_csrf"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _USER_ID = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")
 
 
@@ -33,6 +42,8 @@ class Services:
     replies: ReplyManager
     models: ModelRegistry
     personas: PersonaCatalog
+    accounts: AccountService | None = None  # only with AUTH_MODE=password
+    limiter: Limiter | None = None  # only with AUTH_MODE=password
 
 
 def get_services(request: Request) -> Services:
@@ -43,20 +54,102 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def local_caller() -> str:
-    """Single-user local mode: every request acts as the one local user."""
-    return LOCAL_USER
+@dataclass(frozen=True, slots=True)
+class Principal:
+    id: str  # owns sessions
+    username: str
+    is_admin: bool
+    via: Literal["local", "cookie", "token"]
+    cookie: str | None = None
+
+    @classmethod
+    def of(
+        cls, account: Account, via: Literal["cookie", "token"], cookie: str | None = None
+    ) -> Principal:
+        return cls(account.id, account.username, account.is_admin, via, cookie)
 
 
-def tutorial_caller(
+LOCAL = Principal(LOCAL_USER, LOCAL_USER, True, "local")
+
+
+def accounts_of(services: Services) -> AccountService:
+    if services.accounts is None:
+        raise Forbidden("This server runs without accounts (AUTH_MODE=none).")
+    return services.accounts
+
+
+async def current_principal(request: Request, services: ServicesDep) -> Principal:
+    if services.settings.auth_mode == "none":
+        return LOCAL
+    accounts = accounts_of(services)
+    authorization = request.headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        return Principal.of(await accounts.from_token(authorization[7:].strip()), "token")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise Unauthorized()
+    account, csrf = await accounts.from_cookie(cookie)
+    if request.method in UNSAFE_METHODS:
+        sent = request.headers.get("x-csrf-token", "")
+        if not hmac.compare_digest(sent.encode(), csrf.encode()):
+            raise Forbidden(
+                "This request is missing its CSRF token (X-CSRF-Token). Reload the page and "
+                "try again."
+            )
+    return Principal.of(account, "cookie", cookie)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def caller(principal: CurrentPrincipal) -> str:
+    return principal.id
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def limit_writes(
+    request: Request, principal: CurrentPrincipal, services: ServicesDep
+) -> None:
+    """Counts changes (other than messages) against the per-user and per-IP limits."""
+    if services.limiter is not None and request.method in UNSAFE_METHODS:
+        await services.limiter.hit("write", principal.id)
+        await services.limiter.hit("write_ip", client_ip(request))
+
+
+async def limit_messages(
+    request: Request, principal: CurrentPrincipal, services: ServicesDep
+) -> None:
+    if services.limiter is not None:
+        await services.limiter.hit("message", principal.id)
+        await services.limiter.hit("message_ip", client_ip(request))
+
+
+async def require_admin(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("Only an administrator can do that.")
+    return principal
+
+
+async def tutorial_caller(
+    services: ServicesDep,
+    request: Request,
     user_id: Annotated[str, Query(description="Names the user whose sessions these are.")],
 ) -> str:
     if not _USER_ID.fullmatch(user_id):
         raise InvalidInput(
             "user_id must be 1-64 characters: letters, digits, '_', '-', '.' or '@'."
         )
-    return user_id
+    if services.settings.auth_mode == "none":
+        return user_id
+    principal = await current_principal(request, services)
+    if user_id not in (principal.username, principal.id):
+        raise Forbidden("user_id does not match the signed-in user.")
+    return principal.id
 
 
-Caller = Annotated[str, Depends(local_caller)]
+Caller = Annotated[str, Depends(caller)]
 TutorialCaller = Annotated[str, Depends(tutorial_caller)]
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]

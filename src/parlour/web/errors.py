@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,7 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from parlour.errors import ParlourError, StorageUnavailable, UpstreamRateLimited
+from parlour.errors import ParlourError, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ParlourError)
     async def parlour_error(_request: Request, exc: ParlourError) -> JSONResponse:
         headers = None
-        if isinstance(exc, UpstreamRateLimited) and exc.retry_after is not None:
-            headers = {"Retry-After": str(int(exc.retry_after + 0.999))}
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            headers = {"Retry-After": str(math.ceil(retry_after))}
         if exc.status_code >= 500:
             log.warning("request failed: %s", exc.code)
         return error_response(exc.status_code, exc.code, exc.message, headers)

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import RedisError
 
+from parlour.accounts import AccountService
 from parlour.chat import ChatService
 from parlour.config import Settings
 from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
@@ -24,8 +25,9 @@ from parlour.providers.base import ChatProvider
 from parlour.providers.local import LocalProvider, bundled_model_path, runtime_available
 from parlour.providers.openai_compat import OpenAICompatProvider, RetryPolicy, Timeouts
 from parlour.providers.registry import ModelRegistry
+from parlour.ratelimit import Limiter
 from parlour.replies import ReplyManager
-from parlour.store import ConversationStore
+from parlour.store import ConversationStore, Keys
 from parlour.web.deps import Services
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
-async def open_redis(settings: Settings, stack: AsyncExitStack) -> Redis:
+async def open_redis(settings: Settings, stack: AsyncExitStack) -> tuple[Redis, str]:
     """One client (and pool) for the app's lifetime: a URL, Sentinel, or the embedded server."""
     options: dict[str, Any] = {
         "decode_responses": True,
@@ -62,7 +64,7 @@ async def open_redis(settings: Settings, stack: AsyncExitStack) -> Redis:
         redis: Redis = sentinel.master_for(
             settings.redis_sentinel_master, db=settings.redis_db, password=password, **options
         )
-        url = f"sentinel://{settings.redis_sentinels}/{settings.redis_sentinel_master}"
+        url = f"redis+sentinel://{settings.redis_sentinels}/{settings.redis_sentinel_master}"
     else:
         if url is None:
             embedded = EmbeddedRedis(settings.data_dir)
@@ -80,7 +82,7 @@ async def open_redis(settings: Settings, stack: AsyncExitStack) -> Redis:
             f"Cannot reach Redis at {redact(url)} ({type(exc).__name__}). Start it, fix "
             "REDIS_URL / REDIS_HOST, or unset them to use the embedded Redis."
         ) from None
-    return redis
+    return redis, url
 
 
 async def open_providers(settings: Settings) -> list[ChatProvider]:
@@ -144,7 +146,7 @@ async def _watch_redis(redis: Redis, metrics: Metrics, every: float = 5.0) -> No
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     async with AsyncExitStack() as stack:
-        redis = await open_redis(settings, stack)
+        redis, redis_url = await open_redis(settings, stack)
         providers = await open_providers(settings)
         models = ModelRegistry(providers)
         stack.push_async_callback(models.aclose)
@@ -156,11 +158,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             reply_stream_ttl=settings.reply_stream_ttl_seconds,
         )
         metrics: Metrics = app.state.metrics
+        with_accounts = settings.auth_mode == "password"
+        accounts: AccountService | None = None
+        limiter: Limiter | None = None
+        if with_accounts:
+            assert settings.secret_key is not None  # checked by Settings
+            accounts = AccountService(
+                redis,
+                Keys(settings.redis_key_prefix),
+                settings.secret_key.get_secret_value(),
+                login_seconds=int(settings.login_days * 86_400),
+            )
+            limiter = Limiter(redis, redis_url, settings)
         replies = ReplyManager(
             store,
             heartbeat=settings.heartbeat_seconds,
             lock_ttl=settings.reply_lock_ttl_seconds,
             metrics=metrics,
+            max_per_owner=settings.max_concurrent_replies if with_accounts else 0,
         )
         personas = PersonaCatalog()
         chat = ChatService(
@@ -174,12 +189,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
             stop=settings.stop,
+            daily_token_quota=settings.daily_token_quota,
         )
         replies.start_background()
         probe = asyncio.create_task(_watch_redis(redis, metrics), name="redis-latency")
         stack.callback(probe.cancel)
         stack.push_async_callback(replies.shutdown, settings.shutdown_grace_seconds)
-        app.state.services = Services(settings, store, chat, replies, models, personas)
+        app.state.services = Services(
+            settings, store, chat, replies, models, personas, accounts, limiter
+        )
         log.info(
             "Parlour ready: models %s (default %s)",
             [m.id for m in models.models()] or "none",

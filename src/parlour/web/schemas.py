@@ -196,3 +196,62 @@ class TutorialSessions(BaseModel):
 
 class Notice(BaseModel):
     message: str
+
+
+# --- accounts -------------------------------------------------------------------
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=256)
+
+
+class SignupIn(Credentials):
+    invite: str | None = Field(None, max_length=64)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(max_length=256)
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    is_admin: bool
+    disabled: bool = False
+    auth_mode: str = "password"
+
+
+class SignedIn(BaseModel):
+    user: UserOut
+    csrf_token: str = Field(description="Echo it in X-CSRF-Token on changes made with the cookie.")
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+
+
+class TokenOut(BaseModel):
+    id: str
+    name: str
+    created_at: float
+
+
+class NewToken(TokenOut):
+    token: str = Field(description="Shown once: send it as 'Authorization: Bearer <token>'.")
+
+
+class TokenList(BaseModel):
+    tokens: list[TokenOut]
+
+
+class UserList(BaseModel):
+    users: list[UserOut]
+
+
+class InviteOut(BaseModel):
+    code: str

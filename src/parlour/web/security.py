@@ -6,6 +6,8 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from parlour.web.errors import error_response
+
 # The page runs only its own scripts; model output can never bring in one.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -42,6 +44,34 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class SameOriginWrites:
+    """Refuses changes sent from another origin's page (cross-site request forgery).
+
+    A browser names the page's origin in ``Origin`` on every POST, PATCH and
+    DELETE; one that is neither this server nor on the CORS allow-list is
+    refused. Requests without ``Origin`` (scripts, curl) are judged by their
+    credentials as usual.
+    """
+
+    def __init__(self, app: ASGIApp, allowed: list[str]) -> None:
+        self.app = app
+        self.allowed = {o.rstrip("/") for o in allowed if o != "*"}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+            headers = dict(scope.get("headers", ()))
+            origin = headers.get(b"origin", b"").decode("latin-1").rstrip("/")
+            host = headers.get(b"host", b"").decode("latin-1")
+            own = (f"http://{host}", f"https://{host}")
+            if origin and (origin == "null" or (origin not in self.allowed and origin not in own)):
+                response = error_response(
+                    403, "cross_origin", "Requests from other websites are refused."
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def install_cors(app: FastAPI, origins: list[str]) -> None:

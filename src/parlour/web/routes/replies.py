@@ -10,7 +10,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from parlour.errors import NoReplyInProgress
 from parlour.replies import Reply
-from parlour.web.deps import Caller, ServicesDep
+from parlour.web.deps import Caller, ServicesDep, limit_messages, limit_writes
 from parlour.web.schemas import ErrorOut, MessageCreate, StopOut
 from parlour.web.sse import relay
 
@@ -22,7 +22,11 @@ router = APIRouter(
 
 
 async def start_reply(
-    session_id: str, body: MessageCreate, caller: Caller, services: ServicesDep
+    session_id: str,
+    body: MessageCreate,
+    caller: Caller,
+    services: ServicesDep,
+    _limited: Annotated[None, Depends(limit_messages)],
 ) -> Reply:
     """Runs before the response starts, so bad input still gets a 4xx, not a broken stream."""
     return await services.chat.send(caller, session_id, body.content, persona=body.persona)
@@ -80,7 +84,9 @@ async def follow_reply(
         yield frame
 
 
-@router.post("/reply/stop", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/reply/stop", status_code=status.HTTP_202_ACCEPTED, dependencies=[Depends(limit_writes)]
+)
 async def stop_reply(rid: Annotated[str, Depends(find_reply)], services: ServicesDep) -> StopOut:
     """Stop the reply in progress; the text written so far is stored as ``partial``."""
     await services.replies.stop(rid)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.responses import JSONResponse
 
-from parlour.web.deps import Caller, ServicesDep
+from parlour.errors import MessageTooLong
+from parlour.web.deps import Caller, ServicesDep, limit_writes
 from parlour.web.schemas import (
     ErrorOut,
     MessageOut,
@@ -20,7 +22,8 @@ from parlour.web.schemas import (
 router = APIRouter(
     prefix="/api/v1/sessions",
     tags=["sessions"],
-    responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    dependencies=[Depends(limit_writes)],
+    responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}},
 )
 
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
@@ -85,3 +88,37 @@ async def list_messages(
 async def clear_messages(session_id: str, caller: Caller, services: ServicesDep) -> Response:
     await services.store.clear_messages(caller, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{session_id}/export")
+async def export_session(
+    session_id: str,
+    caller: Caller,
+    services: ServicesDep,
+    format: Annotated[Literal["json", "markdown"], Query()] = "json",
+) -> Response:
+    """The whole conversation as a JSON or Markdown download."""
+    info = await services.store.get_session(caller, session_id)
+    most = services.settings.export_max_messages
+    if info.message_count > most:  # refused before anything is read
+        raise MessageTooLong(
+            f"This conversation has {info.message_count} messages; at most {most} can be "
+            "exported at once. Use GET .../messages with offset and limit instead."
+        )
+    messages, _total = await services.store.messages(session_id, offset=0, limit=most)
+    name = f"parlour-{session_id[:8]}"
+    if format == "markdown":
+        lines = [f"# {info.title or 'Conversation'}", ""]
+        for m in messages:
+            lines += [f"**{m.role}**", "", m.content, ""]
+        download = {"Content-Disposition": f'attachment; filename="{name}.md"'}
+        return Response(
+            "\n".join(lines), media_type="text/markdown; charset=utf-8", headers=download
+        )
+    body = {
+        "session": SessionOut.of(info).model_dump(),
+        "items": [MessageOut.of(m).model_dump() for m in messages],
+        "total": len(messages),
+    }
+    download = {"Content-Disposition": f'attachment; filename="{name}.json"'}
+    return JSONResponse(body, headers=download)

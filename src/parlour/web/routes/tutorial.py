@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from parlour.replies import Reply
-from parlour.web.deps import ServicesDep, TutorialCaller
+from parlour.web.deps import ServicesDep, TutorialCaller, limit_messages, limit_writes
 from parlour.web.schemas import (
     ErrorOut,
     HistoryItem,
@@ -35,7 +35,7 @@ router = APIRouter(
 WELCOME = "你好！我是你的{name}，有什么可以帮助你的吗？"
 
 
-@router.post("/chat/start")
+@router.post("/chat/start", dependencies=[Depends(limit_writes)])
 async def start_chat(
     caller: TutorialCaller,
     services: ServicesDep,
@@ -51,6 +51,7 @@ async def start_tutorial_reply(
     services: ServicesDep,
     session_id: Annotated[str, Query(max_length=64)],
     message: Annotated[str, Query()],
+    _limited: Annotated[None, Depends(limit_messages)],
     role: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Reply:
     return await services.chat.send(caller, session_id, message, persona=role)
@@ -97,13 +98,13 @@ async def chat_sessions(caller: TutorialCaller, services: ServicesDep) -> Tutori
     )
 
 
-@router.delete("/chat/history/{session_id}")
+@router.delete("/chat/history/{session_id}", dependencies=[Depends(limit_writes)])
 async def clear_history(session_id: str, caller: TutorialCaller, services: ServicesDep) -> Notice:
     await services.store.clear_messages(caller, session_id)
     return Notice(message="对话历史已清除")
 
 
-@router.delete("/chat/session/{session_id}")
+@router.delete("/chat/session/{session_id}", dependencies=[Depends(limit_writes)])
 async def delete_session(session_id: str, caller: TutorialCaller, services: ServicesDep) -> Notice:
     await services.store.delete_session(caller, session_id)
     return Notice(message="会话已删除")

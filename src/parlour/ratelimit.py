@@ -1,0 +1,82 @@
+"""Abuse limits, counted in Redis (so they hold across processes) by the ``limits`` library.
+
+Each limit has a name, a rate such as ``20/minute`` and a sentence for people.
+A limit that is reached raises :class:`~parlour.errors.RateLimited` with the
+seconds to wait.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import Redis
+
+from parlour.config import Settings
+from parlour.errors import RateLimited
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    item: RateLimitItem
+    what: str  # "You are sending messages too quickly" ...
+
+
+def _storage_uri(url: str) -> str:
+    if url.startswith("unix://"):
+        return "async+redis+unix://" + url.removeprefix("unix://")
+    return "async+" + url
+
+
+class Limiter:
+    def __init__(self, redis: Redis, url: str, settings: Settings) -> None:
+        storage = RedisStorage(
+            _storage_uri(url),
+            implementation="redispy",
+            key_prefix=f"{settings.redis_key_prefix}:limits",
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type]
+        )
+        self._strategy = MovingWindowRateLimiter(storage)
+        self.limits = {
+            "message": Limit(parse(settings.rate_messages), "You are sending messages too quickly"),
+            "message_ip": Limit(
+                parse(settings.rate_messages_ip), "Too many messages from your network"
+            ),
+            "write": Limit(parse(settings.rate_writes), "You are making changes too quickly"),
+            "write_ip": Limit(parse(settings.rate_writes_ip), "Too many changes from your network"),
+            "login_ip": Limit(parse(settings.rate_login_ip), "Too many sign-in attempts"),
+            "login_failures": Limit(
+                parse(settings.rate_login_failures),
+                "Too many failed sign-ins for this account; it is locked for a while",
+            ),
+        }
+
+    async def hit(self, name: str, *identity: str) -> None:
+        """Count one request against the limit; raise if it is over."""
+        limit = self.limits[name]
+        if not await self._strategy.hit(limit.item, name, *identity):
+            raise await self._refusal(limit, name, identity)
+
+    async def check(self, name: str, *identity: str) -> None:
+        """Raise if the limit is already reached, without counting."""
+        limit = self.limits[name]
+        if not await self._strategy.test(limit.item, name, *identity):
+            raise await self._refusal(limit, name, identity)
+
+    async def _refusal(self, limit: Limit, name: str, identity: tuple[str, ...]) -> RateLimited:
+        stats = await self._strategy.get_window_stats(limit.item, name, *identity)
+        wait = max(1, math.ceil(stats.reset_time - time.time()))
+        return RateLimited(
+            f"{limit.what} (at most {limit.item.amount} per "
+            f"{_window(limit.item)}). Please try again in {wait} s.",
+            retry_after=wait,
+        )
+
+
+def _window(item: RateLimitItem) -> str:
+    unit = item.GRANULARITY.name
+    return unit if item.multiples == 1 else f"{item.multiples} {unit}s"
