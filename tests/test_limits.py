@@ -1,0 +1,93 @@
+"""Abuse limits hold across processes (they are counted in Redis)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from redis import Redis
+
+from tests.accounts import PASSWORD, SECRET_KEY, signed_in, signed_up
+from tests.conftest import ServerFactory
+from tests.live import collect, sse
+from tests.processes import ServerProcess
+from tests.upstream import Reply, ScriptedUpstream
+
+
+@pytest.fixture
+def pair(
+    tmp_path: Path, redis: Redis, redis_url: str, upstream: ScriptedUpstream
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    env = {
+        "REDIS_URL": redis_url,
+        "OPENAI_BASE_URL": upstream.url,
+        "AUTH_MODE": "password",
+        "SECRET_KEY": SECRET_KEY,
+        "RATE_MESSAGES": "3/minute",
+        "RATE_LOGIN_FAILURES": "3/15minutes",
+    }
+    a = ServerProcess(env, tmp_path)
+    b = ServerProcess(env, tmp_path)
+    yield a.wait_ready(), b.wait_ready()
+    a.stop()
+    b.stop()
+
+
+def test_sign_in_lockout_holds_across_processes(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    a, b = pair
+    signed_up(a.url, "ada")
+    bad = {"username": "ada", "password": "not the password"}
+    for url in (a.url, b.url, a.url):
+        assert httpx.post(f"{url}/api/v1/auth/login", json=bad).status_code == 401
+    locked = httpx.post(f"{b.url}/api/v1/auth/login",
+                        json={"username": "ada", "password": PASSWORD})  # fmt: skip
+    assert locked.status_code == 429  # even the right password, while locked
+    assert int(locked.headers["retry-after"]) > 0
+    assert "locked" in locked.json()["detail"]
+
+
+def test_message_rate_holds_across_processes(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    a, b = pair
+    on_a = signed_up(a.url, "ada")
+    on_b = signed_in(b.url, "ada")
+    sid = on_a.post("/api/v1/sessions", json={}).json()["id"]
+    for client in (on_a, on_b, on_a):
+        collect(client, "POST", f"/api/v1/sessions/{sid}/messages", json={"content": "hi"})
+    refused = on_b.post(f"/api/v1/sessions/{sid}/messages", json={"content": "one more"})
+    assert refused.status_code == 429
+    assert "too quickly" in refused.json()["detail"]
+    assert "3 per minute" in refused.json()["detail"]
+    assert 0 < int(refused.headers["retry-after"]) <= 60
+    assert on_a.get(f"/api/v1/sessions/{sid}/messages").json()["total"] == 6  # nothing lost
+
+
+def test_concurrent_replies_per_user(
+    make_server: ServerFactory, upstream: ScriptedUpstream
+) -> None:
+    server = make_server(auth_mode="password", secret_key=SECRET_KEY, max_concurrent_replies=1)
+    ada = signed_up(server.url, "ada")
+    first, second = (ada.post("/api/v1/sessions", json={}).json()["id"] for _ in range(2))
+    upstream.enqueue(Reply(["slow ", "reply"], delay=0.5))
+    with sse(ada, "POST", f"/api/v1/sessions/{first}/messages", json={"content": "a"}) as (
+        _r,
+        events,
+    ):
+        next(events)
+        refused = ada.post(f"/api/v1/sessions/{second}/messages", json={"content": "b"})
+        assert refused.status_code == 429
+        assert "already have 1 replies" in refused.json()["detail"]
+        list(events)
+    ok = collect(ada, "POST", f"/api/v1/sessions/{second}/messages", json={"content": "b"})
+    assert ok[-1].event == "done"
+
+
+def test_daily_token_quota(make_server: ServerFactory, upstream: ScriptedUpstream) -> None:
+    server = make_server(daily_token_quota=3)
+    with httpx.Client(base_url=server.url) as client:
+        sid = client.post("/api/v1/sessions", json={}).json()["id"]
+        collect(client, "POST", f"/api/v1/sessions/{sid}/messages", json={"content": "a b c"})
+        refused = client.post(f"/api/v1/sessions/{sid}/messages", json={"content": "more"})
+    assert refused.status_code == 429
+    assert "quota of 3 tokens" in refused.json()["detail"]
