@@ -14,7 +14,6 @@ from tests.live import LiveServer
 from tests.upstream import ScriptedUpstream
 
 
-
 @pytest.fixture(scope="module", params=["none", "password"])
 def fuzzed_server(
     request: pytest.FixtureRequest,
