@@ -102,12 +102,24 @@ function finishImages(fragment) {
   }
 }
 
-/** Swap a click-to-load placeholder for its image (the reader asked for it). */
+/** Swap a click-to-load placeholder for its image (the reader asked for it). If the
+ * image cannot load here (a Content-Security-Policy may allow only this origin's
+ * images), offer it as a link to open in a new tab instead. */
 export function loadImage(button) {
+  const src = button.dataset.src;
   const img = document.createElement("img");
   img.alt = button.dataset.alt || "";
   img.referrerPolicy = "no-referrer";
-  img.src = button.dataset.src;
+  img.addEventListener("error", () => {
+    const link = document.createElement("a");
+    link.href = src;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    link.className = "img-link";
+    link.textContent = img.alt ? `${img.alt} (${src})` : src;
+    img.replaceWith(link);
+  }, { once: true });
+  img.src = src;
   button.replaceWith(img);
 }
 
