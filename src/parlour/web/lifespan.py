@@ -61,6 +61,8 @@ async def open_redis(settings: Settings, stack: AsyncExitStack) -> tuple[Redis, 
     if settings.redis_sentinels:
         password = settings.redis_password.get_secret_value() if settings.redis_password else None
         sentinel = Sentinel(settings.sentinel_addresses(), **options)  # type: ignore[no-untyped-call]
+        for client in sentinel.sentinels:  # its own connections to the sentinels
+            stack.push_async_callback(client.aclose)
         redis: Redis = sentinel.master_for(
             settings.redis_sentinel_master, db=settings.redis_db, password=password, **options
         )
