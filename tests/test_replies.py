@@ -294,3 +294,81 @@ def test_a_silent_upstream_times_out_before_the_first_token(
     assert time.monotonic() - started < 2.5
     assert events[-1].event == "error"
     assert events[-1].json()["code"] == "upstream_timeout"
+
+
+def test_regenerate_replaces_the_last_reply(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    sid = new_session(client)
+    upstream.enqueue(Reply(["first answer"]), Reply(["second answer"]))
+    send(client, sid, "question")
+    events = collect(client, "POST", f"/api/v1/sessions/{sid}/reply/regenerate")
+    assert text_of(events) == "second answer"
+    stored = history(client, sid)
+    assert [(m["role"], m["content"]) for m in stored] == [
+        ("user", "question"),
+        ("assistant", "second answer"),
+    ]
+    assert events[0].json()["user_message_id"] == stored[0]["id"]
+    # the model saw the question once, without the replaced answer
+    assert [m["role"] for m in upstream.requests[-1]["messages"]] == ["system", "user"]
+    empty = new_session(client)
+    nothing = client.post(f"/api/v1/sessions/{empty}/reply/regenerate")
+    assert nothing.status_code == 422
+    assert "no message to answer again" in nothing.json()["detail"]
+
+
+def test_edit_and_resend_replaces_from_that_message(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    sid = new_session(client)
+    send(client, sid, "one")
+    send(client, sid, "two with a typo")
+    wrong = history(client, sid)[2]
+    events = collect(client, "POST", f"/api/v1/sessions/{sid}/messages",
+                     json={"content": "two", "replace_from": wrong["id"]})  # fmt: skip
+    assert text_of(events) == "You said: two"
+    assert [m["content"] for m in history(client, sid)] == [
+        "one", "You said: one", "two", "You said: two"
+    ]  # fmt: skip
+    assert client.get(f"/api/v1/sessions/{sid}").json()["message_count"] == 4
+    assistant_id = history(client, sid)[1]["id"]
+    refused = client.post(f"/api/v1/sessions/{sid}/messages",
+                          json={"content": "x", "replace_from": assistant_id})  # fmt: skip
+    assert refused.status_code == 422
+    assert len(history(client, sid)) == 4  # nothing lost
+
+
+def test_a_session_says_which_reply_is_running(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    sid = new_session(client)
+    assert client.get(f"/api/v1/sessions/{sid}").json()["reply_id"] is None
+    upstream.enqueue(Reply(["a ", "b"], delay=0.4))
+    with sse(client, "POST", f"/api/v1/sessions/{sid}/messages", json={"content": "q"}) as (
+        _r,
+        events,
+    ):
+        rid = next(events).json()["reply_id"]
+        assert client.get(f"/api/v1/sessions/{sid}").json()["reply_id"] == rid
+        list(events)
+
+
+def test_a_reply_stopped_before_any_text_is_kept_as_stopped(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    upstream.enqueue(Reply(["late"], first_delay=2))
+    sid = new_session(client)
+    with sse(client, "POST", f"/api/v1/sessions/{sid}/messages", json={"content": "q"}) as (
+        _r,
+        events,
+    ):
+        next(events)
+        assert client.post(f"/api/v1/sessions/{sid}/reply/stop").status_code == 202
+        list(events)
+    stored = history(client, sid)[-1]
+    assert stored["role"] == "assistant"
+    assert stored["status"] == "partial"
+    assert stored["content"] == ""
+    send(client, sid, "next")
+    assert [m["role"] for m in upstream.requests[-1]["messages"]] == ["system", "user"]

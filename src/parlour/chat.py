@@ -96,10 +96,35 @@ class ChatService:
         )
 
     async def send(
-        self, owner: str, sid: str, content: str, *, persona: str | None = None
+        self,
+        owner: str,
+        sid: str,
+        content: str,
+        *,
+        persona: str | None = None,
+        replace_from: str | None = None,
     ) -> Reply:
-        """Store the user's message and start the reply; returns it as it begins."""
+        """Store the user's message and start the reply; returns it as it begins.
+
+        With ``replace_from`` (the id of one of the user's recent messages), that
+        message and everything after it are replaced: edit and resend.
+        """
         check_text(content, what="message", max_chars=self.max_message_chars)
+        return await self._begin(owner, sid, persona, content, replace_from=replace_from)
+
+    async def regenerate(self, owner: str, sid: str, *, persona: str | None = None) -> Reply:
+        """Answer the last user message again, replacing the reply that followed it."""
+        return await self._begin(owner, sid, persona, None)
+
+    async def _begin(
+        self,
+        owner: str,
+        sid: str,
+        persona: str | None,
+        content: str | None,
+        *,
+        replace_from: str | None = None,
+    ) -> Reply:
         session = await self.store.get_session(owner, sid)
         chosen: Persona = self.personas.get(persona or session.persona or self.default_persona)
         if chosen.id != session.persona:
@@ -114,22 +139,49 @@ class ChatService:
                 )
         rid = await self.replies.claim(sid, owner)
         try:
-            return await self._start(session, chosen, content, rid)
+            return await self._start(session, chosen, content, rid, replace_from)
         except BaseException:
             await self.replies.release(sid, owner, rid)
             raise
 
-    async def _start(self, session: SessionInfo, persona: Persona, content: str, rid: str) -> Reply:
+    async def _start(
+        self,
+        session: SessionInfo,
+        persona: Persona,
+        content: str | None,
+        rid: str,
+        replace_from: str | None,
+    ) -> Reply:
         info, provider = self.models.resolve(session.model)
         history = await self.store.recent_messages(session.id, self.context_messages)
+        # Work out the turn and its history before anything is changed, so a refusal
+        # (say, a message too long for the context) loses nothing.
+        cut = replace_from
+        if content is None:  # regenerate: the last user message, answered anew
+            last = next((m for m in reversed(history) if m.role == "user"), None)
+            if last is None:
+                raise InvalidInput("There is no message to answer again.")
+            content, cut = last.content, last.id
+        if cut is not None:
+            index = next((i for i, m in enumerate(history) if m.id == cut), None)
+            if index is None or history[index].role != "user":
+                raise InvalidInput("That is not one of your recent messages in this conversation.")
+            history = history[:index]
         budget = info.context_window - self.reply_reserve_tokens
         args = (persona.system_prompt, history, content, budget, provider.count_tokens)
         if getattr(provider, "tokenizer_blocks", False):
             turns = await asyncio.to_thread(build_context, *args)
         else:
             turns = build_context(*args)
-        user = Message(new_id(), "user", content, now(), persona.id, model=info.id)
-        await self.store.append_message(session, user)
+        if cut is not None and replace_from is None:  # regenerate: keep the user message
+            await self.store.truncate_at(session.id, cut, keep=True)
+            user_id = cut
+        else:
+            if replace_from is not None:
+                await self.store.truncate_at(session.id, replace_from, keep=False)
+            user = Message(new_id(), "user", content, now(), persona.id, model=info.id)
+            await self.store.append_message(session, user)
+            user_id = user.id
         request = CompletionRequest(
             model=info.id,
             messages=turns,
@@ -141,8 +193,8 @@ class ChatService:
         async def persist(
             text: str, status: str, error: ParlourError | None, _reason: str
         ) -> str | None:
-            if not text and error is None and status == "partial":
-                return None  # stopped before any text: nothing worth keeping
+            # A reply stopped before any text is kept too (empty, "partial"): the page
+            # shows that it was stopped, and the model never sees an empty turn.
             message = Message(
                 new_id(),
                 "assistant",
@@ -160,7 +212,7 @@ class ChatService:
             rid,
             session_id=session.id,
             owner=session.owner,
-            start_data={"user_message_id": user.id, "model": info.id, "persona": persona.id},
+            start_data={"user_message_id": user_id, "model": info.id, "persona": persona.id},
             provider=provider,
             request=request,
             persist=persist,

@@ -37,7 +37,7 @@ from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
 from parlour.domain import Message, ReplyEvent, SessionInfo, new_id, now
-from parlour.errors import NotFound
+from parlour.errors import InvalidInput, NotFound
 
 Fields = dict[FieldT, EncodableT]
 
@@ -59,6 +59,26 @@ if ttl > 0 then
   redis.call('EXPIRE', KEYS[2], ttl)
 end
 return count
+"""
+
+_TRUNCATE = """
+-- Cut the conversation at a user message: keep it (ARGV[2] = '1') or drop it too.
+-- KEYS: messages list, session hash; ARGV: message id, keep, how far back to look
+local n = redis.call('LLEN', KEYS[1])
+local start = math.max(0, n - tonumber(ARGV[3]))
+local items = redis.call('LRANGE', KEYS[1], start, -1)
+for i = #items, 1, -1 do
+  local message = cjson.decode(items[i])
+  if message['id'] == ARGV[1] then
+    if message['role'] ~= 'user' then return -2 end
+    local last = start + i - 1
+    if ARGV[2] ~= '1' then last = last - 1 end
+    if last < 0 then redis.call('DEL', KEYS[1]) else redis.call('LTRIM', KEYS[1], 0, last) end
+    redis.call('HSET', KEYS[2], 'message_count', redis.call('LLEN', KEYS[1]))
+    return 1
+  end
+end
+return -1
 """
 
 _CLAIM_REPLY = """
@@ -178,6 +198,7 @@ class ConversationStore:
         self.reply_stream_ttl = reply_stream_ttl
         self._append = redis.register_script(_APPEND_MESSAGE)
         self._claim = redis.register_script(_CLAIM_REPLY)
+        self._truncate = redis.register_script(_TRUNCATE)
         self._release = redis.register_script(_RELEASE_REPLY)
 
     # --- sessions -----------------------------------------------------------
@@ -315,6 +336,21 @@ class ConversationStore:
         """The newest ``count`` messages, oldest first (reads never grow with history)."""
         raw = await self.redis.lrange(self.keys.messages(sid), -count, -1)
         return [_message_from_json(r) for r in raw]
+
+    async def truncate_at(self, sid: str, message_id: str, *, keep: bool, depth: int = 200) -> None:
+        """Remove everything after a recent user message (and the message too unless ``keep``)."""
+        done = int(
+            await self._truncate(
+                keys=[self.keys.messages(sid), self.keys.session(sid)],
+                args=[message_id, "1" if keep else "0", depth],
+            )
+        )
+        if done == -2:
+            raise InvalidInput("Only one of your own messages can be edited.")
+        if done < 0:
+            raise InvalidInput(
+                "That message is not among the recent messages of this conversation."
+            )
 
     async def clear_messages(self, owner: str, sid: str) -> None:
         await self.get_session(owner, sid)

@@ -72,10 +72,14 @@ class SessionOut(BaseModel):
     created_at: float
     updated_at: float
     message_count: int
+    reply_id: str | None = Field(
+        None, description="The reply being written now, if any (GET of one session only)."
+    )
 
     @classmethod
-    def of(cls, s: SessionInfo) -> SessionOut:
+    def of(cls, s: SessionInfo, reply_id: str | None = None) -> SessionOut:
         return cls(
+            reply_id=reply_id,
             id=s.id,
             title=s.title,
             persona=s.persona,
@@ -142,6 +146,17 @@ class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     content: str = Field(description="The user's message.")
     persona: str | None = Field(None, description="Switch the session's persona for this turn on.")
+    replace_from: str | None = Field(
+        None,
+        max_length=64,
+        description="Edit and resend: the id of one of your recent messages; it and everything "
+        "after it are replaced by this message.",
+    )
+
+
+class RegenerateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    persona: str | None = None
 
 
 class StopOut(BaseModel):

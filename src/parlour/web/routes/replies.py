@@ -11,7 +11,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from parlour.errors import NoReplyInProgress
 from parlour.replies import Reply
 from parlour.web.deps import Caller, ServicesDep, limit_messages, limit_writes
-from parlour.web.schemas import ErrorOut, MessageCreate, StopOut
+from parlour.web.schemas import ErrorOut, MessageCreate, RegenerateIn, StopOut
 from parlour.web.sse import relay
 
 router = APIRouter(
@@ -29,7 +29,9 @@ async def start_reply(
     _limited: Annotated[None, Depends(limit_messages)],
 ) -> Reply:
     """Runs before the response starts, so bad input still gets a 4xx, not a broken stream."""
-    return await services.chat.send(caller, session_id, body.content, persona=body.persona)
+    return await services.chat.send(
+        caller, session_id, body.content, persona=body.persona, replace_from=body.replace_from
+    )
 
 
 @router.post("/messages", response_class=EventSourceResponse)
@@ -41,6 +43,29 @@ async def send_message(
     Each event carries an SSE ``id`` (its sequence number in the reply), which
     ``GET .../reply`` accepts as ``Last-Event-ID`` to resume after a disconnect.
     The reply keeps running if the client goes away.
+    """
+    async for frame in relay(services.replies.follow(reply.id)):
+        yield frame
+
+
+async def start_regeneration(
+    session_id: str,
+    caller: Caller,
+    services: ServicesDep,
+    _limited: Annotated[None, Depends(limit_messages)],
+    body: RegenerateIn | None = None,
+) -> Reply:
+    persona = body.persona if body is not None else None
+    return await services.chat.regenerate(caller, session_id, persona=persona)
+
+
+@router.post("/reply/regenerate", response_class=EventSourceResponse)
+async def regenerate_reply(
+    reply: Annotated[Reply, Depends(start_regeneration)], services: ServicesDep
+) -> AsyncIterator[ServerSentEvent]:
+    """Answer the last message again; the reply that followed it is replaced.
+
+    Streams like ``POST .../messages``.
     """
     async for frame in relay(services.replies.follow(reply.id)):
         yield frame

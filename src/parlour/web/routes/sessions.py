@@ -50,7 +50,8 @@ async def list_sessions(
 
 @router.get("/{session_id}")
 async def get_session(session_id: str, caller: Caller, services: ServicesDep) -> SessionOut:
-    return SessionOut.of(await services.store.get_session(caller, session_id))
+    info = await services.store.get_session(caller, session_id)
+    return SessionOut.of(info, await services.store.running_reply(session_id))
 
 
 @router.patch("/{session_id}")
