@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -41,6 +42,7 @@ class SharedRedis:
 
     def stop(self) -> None:
         self.embedded.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def create_sessions(port: int, count: int, *, concurrency: int = 16) -> list[str]:

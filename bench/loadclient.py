@@ -4,8 +4,8 @@ It times each stream's first delta (from just before connecting) and the gaps
 between deltas, against either Parlour (SSE ``delta`` events) or the upstream
 directly (``chat.completion.chunk`` frames with text) - the direct control.
 
-``python -m bench.loadclient PLAN.json`` runs a plan and prints one JSON
-result on stdout. In ``idle`` mode it prints ``OPEN <n>`` once every stream has
+``python -m bench.loadclient PLAN.json`` runs a plan and writes its result as
+JSON to the plan's ``result_path``. In ``idle`` mode it prints ``OPEN <n>`` once every stream has
 its first delta, then holds them until a line arrives on stdin.
 """
 
@@ -341,7 +341,9 @@ def main() -> None:
     with open(sys.argv[1], "rb") as f:
         plan = orjson.loads(f.read())
     result = uvloop.run(run(plan))
-    sys.stdout.buffer.write(b"RESULT " + orjson.dumps(result) + b"\n")
+    with open(plan["result_path"], "wb") as f:
+        f.write(orjson.dumps(result))
+    sys.stdout.write("RESULT\n")
     sys.stdout.flush()
 
 

@@ -154,36 +154,46 @@ class Server:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
+def _plan_files(plan: dict[str, Any]) -> tuple[Path, Path]:
+    folder = Path(tempfile.mkdtemp(prefix="parlour-bench-plan-"))
+    result = folder / "result.json"
+    (folder / "plan.json").write_bytes(orjson.dumps({**plan, "result_path": str(result)}))
+    return folder / "plan.json", result
+
+
+def _read_result(plan_path: Path, result_path: Path) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = orjson.loads(result_path.read_bytes())
+        return data
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    finally:
+        shutil.rmtree(plan_path.parent, ignore_errors=True)
+
+
 def run_client(plan: dict[str, Any], timeout: float = 300.0) -> dict[str, Any]:
     """Run ``bench.loadclient`` on a plan; its result."""
-    with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as f:
-        f.write(orjson.dumps(plan))
-    try:
-        out = subprocess.run(
-            [PYTHON, "-m", "bench.loadclient", f.name],
-            cwd=ROOT,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    finally:
-        os.unlink(f.name)
-    for line in out.stdout.splitlines():
-        if line.startswith(b"RESULT "):
-            result: dict[str, Any] = orjson.loads(line[7:])
-            return result
-    raise BenchError(f"the load client failed:\n{out.stderr.decode(errors='replace')[-3000:]}")
+    plan_path, result_path = _plan_files(plan)
+    out = subprocess.run(
+        [PYTHON, "-m", "bench.loadclient", str(plan_path)],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    result = _read_result(plan_path, result_path)
+    if result is None:
+        raise BenchError(f"the load client failed:\n{out.stderr.decode(errors='replace')[-3000:]}")
+    return result
 
 
 class IdleClient:
     """A load client holding idle streams open until :meth:`close`."""
 
     def __init__(self, plan: dict[str, Any]) -> None:
-        fd, self.plan_path = tempfile.mkstemp(suffix=".json")
-        os.write(fd, orjson.dumps(plan))
-        os.close(fd)
+        self.plan_path, self.result_path = _plan_files(plan)
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "bench.loadclient", self.plan_path],
+            [PYTHON, "-m", "bench.loadclient", str(self.plan_path)],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -199,11 +209,8 @@ class IdleClient:
 
     def close(self) -> dict[str, Any]:
         try:
-            out, _ = self.proc.communicate(b"close\n", timeout=120)
-        finally:
-            os.unlink(self.plan_path)
-        for line in out.splitlines():
-            if line.startswith(b"RESULT "):
-                result: dict[str, Any] = orjson.loads(line[7:])
-                return result
-        return {}
+            self.proc.communicate(b"close\n", timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        return _read_result(self.plan_path, self.result_path) or {}

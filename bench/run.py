@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 import traceback
@@ -72,8 +73,13 @@ def _guarded(row_number: int, fn: Callable[[], Row]) -> Row:
     return row
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # run the finally blocks: stop every child process
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     sizes: Sizes = QUICK if args.quick else Sizes()
     if args.repeats:
         sizes = Sizes(**{**sizes.__dict__, "repeats": args.repeats})

@@ -104,8 +104,8 @@ class Upstream:
                     continue
                 tokens, interval = directive(body, self.tokens, self.interval)
                 await self.stream(writer, tokens, interval)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            return
+        except (ConnectionError, asyncio.IncompleteReadError, RuntimeError):
+            return  # the reader went away (uvloop raises RuntimeError on a closed transport)
         finally:
             writer.close()
 
