@@ -15,7 +15,7 @@ from parlour.web.errors import install_error_handlers
 from parlour.web.lifespan import lifespan
 from parlour.web.limits import BodySizeLimit
 from parlour.web.observe import Observe
-from parlour.web.routes import auth, catalog, health, replies, sessions, tutorial
+from parlour.web.routes import auth, catalog, docs, health, replies, sessions, tutorial
 from parlour.web.security import SameOriginWrites, SecurityHeaders, install_cors
 
 STATIC_DIR = Path(str(files("parlour.web") / "static"))
@@ -28,6 +28,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="A self-hosted multi-turn AI chat service.",
         lifespan=lifespan,
+        docs_url=None,  # served by routes/docs.py from local files
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics = Metrics()
@@ -37,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SameOriginWrites, allowed=settings.cors_origins)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
-    for module in (auth, catalog, sessions, replies, tutorial, health):
+    for module in (auth, catalog, sessions, replies, tutorial, health, docs):
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
     return app
