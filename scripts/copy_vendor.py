@@ -26,6 +26,14 @@ FILES: dict[str, list[tuple[str, str]]] = {
         ("es/highlight.min.js", "highlight.min.js"),
         ("LICENSE", "highlight.LICENSE"),
     ],
+    # The interactive API page (/docs) uses its own copy, so it works offline.
+    "swagger-ui-dist": [
+        ("swagger-ui-bundle.js", "swagger-ui/swagger-ui-bundle.js"),
+        ("swagger-ui.css", "swagger-ui/swagger-ui.css"),
+        ("LICENSE", "swagger-ui/LICENSE"),
+        ("NOTICE", "swagger-ui/NOTICE"),
+        ("swagger-ui-bundle.js.LICENSE.txt", "swagger-ui/swagger-ui-bundle.js.LICENSE.txt"),
+    ],
 }
 
 
@@ -48,6 +56,7 @@ def main() -> int:
             if not path.is_file():
                 print(f"{package}: {source} not found; is the version right?", file=sys.stderr)
                 return 1
+            (VENDOR / target).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, VENDOR / target)
         versions[package] = version_of(package)
     (VENDOR / "versions.json").write_text(json.dumps(versions, indent=2) + "\n", encoding="utf-8")
