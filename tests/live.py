@@ -17,33 +17,44 @@ from parlour.config import Settings
 from parlour.web.app import create_app
 
 
-class LiveServer:
-    """``create_app(settings)`` served by uvicorn in a thread, on a free port."""
+class ThreadedServer:
+    """An ASGI app served by uvicorn in a thread of the test process, on a free port."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.app: FastAPI = create_app(settings)
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=0, log_level="warning", ws="none", log_config=None
-        )
+    def __init__(self, app: Any, **options: Any) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, ws="none", **options)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self.url = ""
 
-    def start(self) -> LiveServer:
+    def start(self, timeout: float = 30) -> int:
+        """Start it and return its port."""
         self._thread.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the app did not start")
+                raise RuntimeError("the server did not start")
             time.sleep(0.01)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
+        return int(self._server.servers[0].sockets[0].getsockname()[1])
 
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=30)
+
+
+class LiveServer:
+    """``create_app(settings)`` served on a loopback socket."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app: FastAPI = create_app(settings)
+        self._server = ThreadedServer(self.app, log_level="warning", log_config=None)
+        self.url = ""
+
+    def start(self) -> LiveServer:
+        self.url = f"http://127.0.0.1:{self._server.start()}"
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
 
 
 @contextmanager

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -63,3 +65,14 @@ class ServerProcess:
             code = self.proc.wait()
         self._log_file.close()
         return code
+
+
+@contextmanager
+def running(env: dict[str, str], cwd: Path, count: int = 2) -> Iterator[list[ServerProcess]]:
+    """``count`` server processes with the same settings, stopped afterwards."""
+    servers = [ServerProcess(env, cwd) for _ in range(count)]
+    try:
+        yield [s.wait_ready() for s in servers]
+    finally:
+        for s in servers:
+            s.stop()

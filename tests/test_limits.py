@@ -12,7 +12,7 @@ from redis import Redis
 from tests.accounts import PASSWORD, SECRET_KEY, signed_in, signed_up
 from tests.conftest import ServerFactory
 from tests.live import collect, sse
-from tests.processes import ServerProcess
+from tests.processes import ServerProcess, running
 from tests.upstream import Reply, ScriptedUpstream
 
 
@@ -28,11 +28,8 @@ def pair(
         "RATE_MESSAGES": "3/minute",
         "RATE_LOGIN_FAILURES": "3/15minutes",
     }
-    a = ServerProcess(env, tmp_path)
-    b = ServerProcess(env, tmp_path)
-    yield a.wait_ready(), b.wait_ready()
-    a.stop()
-    b.stop()
+    with running(env, tmp_path) as (a, b):
+        yield a, b
 
 
 def test_sign_in_lockout_holds_across_processes(pair: tuple[ServerProcess, ServerProcess]) -> None:

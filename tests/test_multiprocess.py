@@ -15,7 +15,7 @@ from redis import Redis
 from parlour.embedded import EmbeddedRedis
 from tests.conftest import make_settings
 from tests.live import LiveServer, collect, sse, text_of
-from tests.processes import ServerProcess
+from tests.processes import ServerProcess, running
 from tests.upstream import Reply, ScriptedUpstream
 
 WORDS = [f"w{i} " for i in range(40)]
@@ -32,13 +32,8 @@ def pair(
         "REPLY_LOCK_TTL_SECONDS": "2",
         "HEARTBEAT_SECONDS": "1",
     }
-    a = ServerProcess(env, tmp_path)
-    b = ServerProcess(env, tmp_path)
-    a.wait_ready()
-    b.wait_ready()
-    yield a, b
-    a.stop()
-    b.stop()
+    with running(env, tmp_path) as (a, b):
+        yield a, b
 
 
 def start_slow_reply(url: str, upstream: ScriptedUpstream, delay: float = 0.05) -> str:
