@@ -180,3 +180,15 @@ def test_tutorial_user_id_must_match_the_signed_in_user(server: LiveServer) -> N
     assert other.status_code == 403
     assert "does not match" in other.json()["detail"]
     assert httpx.post(f"{server.url}/chat/start", params={"user_id": "ada"}).status_code == 401
+
+
+def test_cookies_are_secure_over_https(server: LiveServer) -> None:
+    # A proxy on loopback (trusted by default) says the browser used HTTPS.
+    response = httpx.post(f"{server.url}/api/v1/auth/signup",
+                          json={"username": "ada", "password": PASSWORD},
+                          headers={"X-Forwarded-Proto": "https"})  # fmt: skip
+    set_cookies = response.headers.get_list("set-cookie")
+    assert all("Secure" in c for c in set_cookies)
+    plain = httpx.post(f"{server.url}/api/v1/auth/login",
+                       json={"username": "ada", "password": PASSWORD})  # fmt: skip
+    assert not any("Secure" in c for c in plain.headers.get_list("set-cookie"))
