@@ -38,6 +38,13 @@ function csrfToken() {
   return match ? decodeURIComponent(match[1]) : null;
 }
 
+let onSignedOut = null;
+
+/** Call `fn` when a request answers 401 (the sign-in ended): the page shows the sign-in screen. */
+export function whenSignedOut(fn) {
+  onSignedOut = fn;
+}
+
 /** fetch() that turns network failures into ApiError("offline") and lets aborts through. */
 export async function request(path, { method = "GET", body, headers = {}, signal } = {}) {
   const init = { method, headers: { Accept: "application/json", ...headers }, signal };
@@ -54,7 +61,11 @@ export async function request(path, { method = "GET", body, headers = {}, signal
     if (isAbort(err)) throw err;
     throw new ApiError(0, "offline", "network error");
   }
-  if (!response.ok) throw await errorFrom(response);
+  if (!response.ok) {
+    const err = await errorFrom(response);
+    if (err.status === 401 && !path.startsWith("/auth/")) onSignedOut?.(err);
+    throw err;
+  }
   return response;
 }
 
@@ -66,6 +77,10 @@ async function json(path, options) {
 const enc = encodeURIComponent;
 
 export const api = {
+  me: () => json("/auth/me"),
+  signIn: (username, password) => json("/auth/login", { method: "POST", body: { username, password } }),
+  signUp: (fields) => json("/auth/signup", { method: "POST", body: fields }),
+  signOut: () => json("/auth/logout", { method: "POST" }),
   personas: () => json("/personas"),
   models: () => json("/models"),
   listSessions: (offset = 0, limit = 50) => json(`/sessions?offset=${offset}&limit=${limit}`),
@@ -78,16 +93,31 @@ export const api = {
   clearMessages: (id) => json(`/sessions/${enc(id)}/messages`, { method: "DELETE" }),
   stopReply: (id) => json(`/sessions/${enc(id)}/reply/stop`, { method: "POST" }),
 
-  /** Send a message; resolves to the event-stream response (errors before streaming throw). */
-  send: (id, content, persona, signal) =>
-    request(`/sessions/${enc(id)}/messages`, {
+  /**
+   * Send a message; resolves to the event-stream response (errors before streaming throw).
+   * With `replaceFrom` (a user message's id) that message and all after it are replaced.
+   */
+  send: (id, content, { persona, replaceFrom } = {}, signal) => {
+    const body = { content };
+    if (persona) body.persona = persona;
+    if (replaceFrom) body.replace_from = replaceFrom;
+    return request(`/sessions/${enc(id)}/messages`, {
       method: "POST",
-      body: persona ? { content, persona } : { content },
+      body,
+      headers: { Accept: "text/event-stream" },
+      signal,
+    });
+  },
+
+  /** Answer the last user message again; the reply after it is replaced. Streams like send. */
+  regenerate: (id, signal) =>
+    request(`/sessions/${enc(id)}/reply/regenerate`, {
+      method: "POST",
       headers: { Accept: "text/event-stream" },
       signal,
     }),
 
-  /** Attach to the reply in progress, or resume `replyId` after event `after`. */
+  /** Follow reply `replyId` (named by GET session while it runs) after event `after`. */
   follow: (id, { replyId, after, signal } = {}) => {
     const query = new URLSearchParams();
     if (replyId) query.set("reply_id", replyId);

@@ -57,7 +57,7 @@ export class Conversation {
     this.hooks.onSession(null);
   }
 
-  /** Open a stored session: its latest messages, then any reply still being written. */
+  /** Open a stored session: its latest messages, then the reply it names as running. */
   async open(id) {
     this.leave();
     const token = this.token;
@@ -68,7 +68,7 @@ export class Conversation {
     await this.loadLatest(token);
     if (token !== this.token) return;
     this.scroll.toBottom();
-    await this.attach(token);
+    if (session.reply_id) await this.attach(token, session.reply_id);
   }
 
   async loadLatest(token) {
@@ -96,27 +96,44 @@ export class Conversation {
     scroller.scrollTop = scroller.scrollHeight - fromBottom; // keep the reader's place
   }
 
-  /** Follow a reply that is already running in this session (after a reload, say). */
-  async attach(token) {
+  /**
+   * Follow `replyId`, a reply already running in this session (after a reload, or
+   * in another tab). While a reply runs, the last stored message is the one it
+   * answers; if an assistant message is last, the reply ended and was loaded.
+   */
+  async attach(token, replyId) {
+    if (this.messages.views.at(-1)?.role !== "user") return;
     const view = new MessageView("assistant", { persona: this.session.persona });
     const stream = this.follow(view);
     let running = false;
     try {
-      running = await stream.attach();
+      running = await stream.attach(replyId);
     } catch (err) {
       if (token === this.token) showBanner(describeError(err));
     }
     if (token !== this.token || running) return;
     this.stream = null;
     this.setBusy(false);
-    // A reply that ended between loading messages and asking for it: load again.
-    if (this.messages.views.at(-1)?.role === "user") await this.loadLatest(token);
+    await this.loadLatest(token); // it ended and expired meanwhile: the stored messages have it
+  }
+
+  /** Look the session up again and follow the reply it names (when a send found one running). */
+  async attachRunning(token) {
+    try {
+      const session = await api.getSession(this.session.id);
+      if (token !== this.token) return;
+      await this.loadLatest(token);
+      if (token === this.token && session.reply_id) await this.attach(token, session.reply_id);
+    } catch {
+      // The banner already says a reply is running.
+    }
   }
 
   /** Wire a ReplyStream to a (new) assistant view; it becomes the current stream. */
-  follow(view) {
+  follow(view, user = null) {
     const stream = new ReplyStream(this.session.id, {
       onStart: (data) => {
+        if (user && data.user_message_id) user.id = data.user_message_id;
         view.persona = data.persona ?? view.persona;
         view.label(this.messages.personas);
         if (!view.li.isConnected) this.show(view);
@@ -179,7 +196,6 @@ export class Conversation {
   async send(text) {
     if (this.busy) return false;
     hideBanner("error");
-    const token = this.token;
     try {
       if (!this.session) {
         this.session = await api.createSession({ persona: this.hooks.personaForNew() });
@@ -189,23 +205,35 @@ export class Conversation {
       showBanner(describeError(err));
       return false;
     }
-    const user = this.messages.add(new MessageView("user", { text }));
+    const user = new MessageView("user", { text });
+    return this.begin((stream) => stream.send(text), { user });
+  }
+
+  /**
+   * Start a reply: take `removed` views off the end, add `user` (if any) and a new
+   * reply view, then `start(stream)`. If the server refuses, the page is put back.
+   */
+  async begin(start, { user = null, removed = [] } = {}) {
+    const token = this.token;
+    for (const view of removed) this.messages.remove(view);
+    if (user) this.messages.add(user);
     const view = new MessageView("assistant", { persona: this.session.persona });
-    const stream = this.follow(view);
+    const stream = this.follow(view, user);
     this.show(view);
     this.scroll.toBottom();
     try {
-      await stream.send(text);
+      await start(stream);
       return true;
     } catch (err) {
       if (token !== this.token || stream.signal.aborted) return true;
       this.messages.remove(view);
-      this.messages.remove(user);
+      if (user) this.messages.remove(user);
+      for (const old of removed) this.messages.add(old);
       this.stream = null;
       this.setBusy(false);
       this.changed();
       showBanner(describeError(err));
-      if (err instanceof ApiError && err.code === "reply_in_progress") await this.attach(token);
+      if (err instanceof ApiError && err.code === "reply_in_progress") await this.attachRunning(token);
       return false;
     }
   }
@@ -219,15 +247,27 @@ export class Conversation {
     }
   }
 
-  /** Ask again: re-send the last user message (the server appends a new turn). */
-  regenerate() {
-    const last = this.messages.lastUser();
-    if (last) this.send(last.text);
+  /** Ask again: the server answers the last user message anew, replacing the reply after it. */
+  async regenerate() {
+    const user = this.messages.lastUser();
+    if (this.busy || !this.session || !user) return;
+    hideBanner("error");
+    await this.begin((stream) => stream.regenerate(), { removed: this.messages.after(user) });
   }
 
+  /** Edit the last user message and send it again: it and its reply are replaced. */
   async edit(view) {
     const text = await view.edit();
-    if (text !== null && text !== view.text) await this.send(text);
+    if (text === null || text === view.text || this.busy || !this.session) return;
+    hideBanner("error");
+    if (!view.id) {
+      await this.loadLatest(this.token); // ids come from the stored messages
+      view = this.messages.lastUser();
+      if (!view?.id) return;
+    }
+    const user = new MessageView("user", { text });
+    const removed = [view, ...this.messages.after(view)];
+    await this.begin((stream) => stream.send(text, { replaceFrom: view.id }), { user, removed });
   }
 
   async clear() {

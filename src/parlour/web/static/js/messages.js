@@ -224,6 +224,12 @@ export class MessageList {
     this.refreshActions();
   }
 
+  /** The views after `view`, in order. */
+  after(view) {
+    const index = this.views.indexOf(view);
+    return index === -1 ? [] : this.views.slice(index + 1);
+  }
+
   lastUser() {
     return this.views.findLast((v) => v.role === "user") ?? null;
   }

@@ -1,5 +1,5 @@
-// One reply being received: from the POST that sends a message, or from
-// GET .../reply when attaching to one already running. If the stream breaks
+// One reply being received: from the POST that sends (or regenerates) a message,
+// or from GET .../reply?reply_id when attaching to one already running. If the stream breaks
 // before `done` or `error`, it resumes with GET .../reply?reply_id&after=<last id>,
 // backing off, until the reply ends, is gone, or the reader leaves.
 import { api, ApiError, isAbort } from "./api.js";
@@ -42,15 +42,22 @@ export class ReplyStream {
   }
 
   /** Send `content`; throws ApiError if the server refuses before the reply starts. */
-  async send(content, persona) {
-    const response = await api.send(this.sessionId, content, persona, this.signal);
+  async send(content, options) {
+    const response = await api.send(this.sessionId, content, options, this.signal);
     this.run(response);
   }
 
-  /** Attach to the reply in progress; false when there is none. */
-  async attach() {
+  /** Answer the last user message again (the old reply is replaced). */
+  async regenerate() {
+    const response = await api.regenerate(this.sessionId, this.signal);
+    this.run(response);
+  }
+
+  /** Attach to the running reply `replyId` from its first event; false when it has gone. */
+  async attach(replyId) {
+    this.replyId = replyId;
     try {
-      const response = await api.follow(this.sessionId, { signal: this.signal });
+      const response = await api.follow(this.sessionId, { replyId, signal: this.signal });
       this.run(response);
       return true;
     } catch (err) {
