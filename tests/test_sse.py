@@ -13,23 +13,20 @@ def wire(event: ReplyEvent, tutorial: bool = False) -> bytes | None:
     frame = tutorial_event(event) if tutorial else api_event(event)
     if frame is None:
         return None
-    import json
-
-    data = json.dumps(frame.data) if frame.data is not None else None
-    return format_sse_event(data_str=data, event=frame.event, id=frame.id)
+    return format_sse_event(data_str=frame.raw_data, event=frame.event, id=frame.id)
 
 
 @pytest.mark.parametrize(
     ("event", "expected"),
     [
         (ReplyEvent(2, "delta", {"content": "Hi"}),
-         b'event: delta\ndata: {"content": "Hi"}\nid: 2\n\n'),
+         b'event: delta\ndata: {"content":"Hi"}\nid: 2\n\n'),
         (ReplyEvent(3, "delta", {"content": "a\nb"}),
-         b'event: delta\ndata: {"content": "a\\nb"}\nid: 3\n\n'),
+         b'event: delta\ndata: {"content":"a\\nb"}\nid: 3\n\n'),
         (ReplyEvent(4, "done", {"finish_reason": "stop"}),
-         b'event: done\ndata: {"finish_reason": "stop"}\nid: 4\n\n'),
+         b'event: done\ndata: {"finish_reason":"stop"}\nid: 4\n\n'),
         (ReplyEvent(5, "error", {"code": "x", "message": "m"}),
-         b'event: error\ndata: {"code": "x", "message": "m"}\nid: 5\n\n'),
+         b'event: error\ndata: {"code":"x","message":"m"}\nid: 5\n\n'),
     ],
 )  # fmt: skip
 def test_api_frames(event: ReplyEvent, expected: bytes) -> None:
@@ -41,10 +38,10 @@ def test_api_frames(event: ReplyEvent, expected: bytes) -> None:
     [
         (ReplyEvent(1, "start", {"reply_id": "r"}), None),
         (ReplyEvent(2, "delta", {"content": "你好"}),
-         b'data: {"content": "\\u4f60\\u597d", "type": "chunk"}\n\n'),
-        (ReplyEvent(3, "done", {}), b'data: {"type": "end"}\n\n'),
+         'data: {"content":"你好","type":"chunk"}\n\n'.encode()),
+        (ReplyEvent(3, "done", {}), b'data: {"type":"end"}\n\n'),
         (ReplyEvent(3, "error", {"code": "c", "message": "went wrong"}),
-         b'data: {"type": "error", "content": "went wrong"}\n\n'),
+         b'data: {"type":"error","content":"went wrong"}\n\n'),
     ],
 )  # fmt: skip
 def test_tutorial_frames(event: ReplyEvent, expected: bytes | None) -> None:

@@ -174,8 +174,8 @@ class ReplyManager:
                 "persona": str(start.get("persona", "")),
                 "model": str(start.get("model", "")),
             },
+            running=True,
         )
-        await self.store.mark_running(reply.id)
         parts: list[str] = []
         finish = Finish()
         error: ParlourError | None = None

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, cast
 
+import orjson
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
@@ -111,8 +112,7 @@ def _title_from(text: str, limit: int = 60) -> str:
 
 
 def _message_from_json(raw: str | bytes) -> Message:
-    data = json.loads(raw)
-    return Message(**data)
+    return Message(**orjson.loads(raw))
 
 
 class Keys:
@@ -381,9 +381,6 @@ class ConversationStore:
         await self._release(keys=keys, args=[rid])
         await self.redis.zrem(self.keys.running_replies(), rid)
 
-    async def mark_running(self, rid: str) -> None:
-        await self.redis.zadd(self.keys.running_replies(), {rid: now()})
-
     async def stale_replies(self, older_than: float) -> list[str]:
         """Running replies whose heartbeat is older than ``older_than`` (a timestamp)."""
         return cast(
@@ -398,11 +395,14 @@ class ConversationStore:
     async def forget_running(self, rid: str) -> None:
         await self.redis.zrem(self.keys.running_replies(), rid)
 
-    async def save_reply_meta(self, rid: str, fields: Fields) -> None:
+    async def save_reply_meta(self, rid: str, fields: Fields, *, running: bool = False) -> None:
+        """Record facts about a reply; ``running`` also lists it among the running ones."""
         key = self.keys.reply(rid)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=fields)
             pipe.expire(key, max(self.reply_stream_ttl, 86_400))
+            if running:
+                pipe.zadd(self.keys.running_replies(), {rid: now()})
             await pipe.execute()
 
     async def reply_meta(self, rid: str) -> dict[str, str]:

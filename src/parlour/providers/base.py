@@ -42,5 +42,7 @@ def estimate_tokens(text: str) -> int:
     About four characters a token for English; CJK characters are closer to one
     token each, so they count in full.
     """
+    if text.isascii():  # the common case, without a Python loop over characters
+        return (len(text) + 3) // 4
     wide = sum(1 for ch in text if ord(ch) > 0x2E7F)
     return wide + (len(text) - wide + 3) // 4

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx2
 import openai
+import orjson
 from openai import AsyncOpenAI
 
 from parlour.domain import Finish, ModelInfo, ProviderEvent, TextDelta, Usage
@@ -119,8 +120,8 @@ class OpenAICompatProvider:
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def _open(self, request: CompletionRequest) -> Any:
-        kwargs: dict[str, Any] = {
+    async def _open(self, request: CompletionRequest) -> httpx2.Response:
+        body: dict[str, Any] = {
             "model": request.model,
             "messages": [{"role": t.role, "content": t.content} for t in request.messages],
             "stream": True,
@@ -129,28 +130,34 @@ class OpenAICompatProvider:
             "temperature": request.temperature,
         }
         if request.stop:
-            kwargs["stop"] = list(request.stop)
-        return await self._client.chat.completions.create(**kwargs)
+            body["stop"] = list(request.stop)
+        # The SDK's client sends it (auth, base URL, timeouts, typed HTTP errors), but the
+        # body goes as it is and the stream is parsed here: its per-request type transforms
+        # and a model object per chunk cost more CPU than everything else in a reply.
+        return await self._client.post(
+            "/chat/completions",
+            cast_to=httpx2.Response,
+            body=body,
+            options={"headers": {_RAW_STREAM_HEADER: "stream"}},
+        )
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[ProviderEvent]:
         attempt = 0
         while True:
             attempt += 1
-            stream: Any = None
+            response: httpx2.Response | None = None
             sent_text = False
             try:
                 async with asyncio.timeout(self.timeouts.first_token):
-                    stream = await self._open(request)
-                    iterator = stream.__aiter__()
-                    first = await iterator.__anext__()
-                async for event in self._relay(first, iterator):
+                    response = await self._open(request)
+                    chunks = _chunks(response)
+                    first = await anext(chunks)
+                async for event in self._relay(first, chunks):
                     sent_text = sent_text or isinstance(event, TextDelta)
                     yield event
                 return
             except StopAsyncIteration:
-                raise UpstreamUnavailable(
-                    "The model service closed the reply without text."
-                ) from None
+                raise UpstreamUnavailable("The model service closed the reply early.") from None
             except (openai.OpenAIError, httpx2.HTTPError, TimeoutError, ProviderError) as exc:
                 error = classify(exc)
                 log.warning(
@@ -163,8 +170,8 @@ class OpenAICompatProvider:
                     raise error from None
                 await asyncio.sleep(self._delay(attempt, error))
             finally:
-                if stream is not None:
-                    await stream.close()
+                if response is not None:
+                    await response.aclose()
 
     def _delay(self, attempt: int, error: ProviderError) -> float:
         if isinstance(error, UpstreamRateLimited) and error.retry_after is not None:
@@ -174,25 +181,61 @@ class OpenAICompatProvider:
         base = self.retry.backoff * 2 ** (attempt - 1)
         return float(min(self.retry.max_delay, base * (0.5 + random.random())))  # noqa: S311
 
-    async def _relay(self, first: Any, iterator: Any) -> AsyncIterator[ProviderEvent]:
+    async def _relay(
+        self, first: dict[str, Any], chunks: AsyncIterator[dict[str, Any]]
+    ) -> AsyncIterator[ProviderEvent]:
         chunk = first
         finish_reason: str | None = None
         usage = Usage()
+        count = 0
         while True:
-            if chunk.usage is not None:
-                usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-            for choice in chunk.choices:
-                if choice.delta is not None and choice.delta.content:
-                    yield TextDelta(choice.delta.content)
-                if choice.finish_reason:
-                    finish_reason = choice.finish_reason
+            if chunk.get("usage"):
+                u = chunk["usage"]
+                usage = Usage(u.get("prompt_tokens"), u.get("completion_tokens"))
+            for choice in chunk.get("choices") or ():
+                text = (choice.get("delta") or {}).get("content")
+                if text:
+                    yield TextDelta(text)
+                if choice.get("finish_reason"):
+                    finish_reason = choice["finish_reason"]
+            count += 1
+            if count % _YIELD_EVERY == 0:
+                # A fast upstream fills the socket buffer, so reading never waits:
+                # let other streams run now and then.
+                await asyncio.sleep(0)
             try:
                 async with asyncio.timeout(self.timeouts.between_tokens):
-                    chunk = await iterator.__anext__()
+                    chunk = await anext(chunks)
             except StopAsyncIteration:
                 break
         if finish_reason is None:
-            raise UpstreamUnavailable(
-                "The connection to the model broke before the reply finished."
-            )
+            raise UpstreamUnavailable("The connection to the model broke mid-reply.")
         yield Finish(finish_reason, usage)
+
+
+# The SDK returns the raw, unread response when a request carries this header
+# (what its ``with_streaming_response`` does).
+_RAW_STREAM_HEADER = "X-Stainless-Raw-Response"
+_YIELD_EVERY = 16
+
+
+async def _chunks(response: httpx2.Response) -> AsyncIterator[dict[str, Any]]:
+    """The JSON objects of an OpenAI-style event stream, until ``data: [DONE]``.
+
+    An object carrying ``error`` (an error sent inside the stream) is raised.
+    """
+    async for line in response.aiter_lines():
+        if not line.startswith("data:"):
+            continue  # blank separators, comments, event names
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise UpstreamUnavailable("The model service sent a malformed stream.") from None
+        if not isinstance(chunk, dict):
+            continue
+        if chunk.get("error"):
+            raise UpstreamUnavailable("The model service reported an error while answering.")
+        yield chunk

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import orjson
 from fastapi.sse import ServerSentEvent
 
 from parlour.domain import ReplyEvent
@@ -12,19 +13,24 @@ from parlour.errors import ParlourError
 HEARTBEAT = ServerSentEvent(comment="keep-alive")
 
 
+def _json(data: object) -> str:
+    # Encoded once here (orjson: compact UTF-8), not by FastAPI's generic encoder per frame.
+    return orjson.dumps(data).decode()
+
+
 def api_event(event: ReplyEvent) -> ServerSentEvent:
     """``/api/v1``: named events, each with the reply's sequence number as its id."""
-    return ServerSentEvent(event=event.kind, data=event.data, id=str(event.seq))
+    return ServerSentEvent(event=event.kind, raw_data=_json(event.data), id=str(event.seq))
 
 
 def tutorial_event(event: ReplyEvent) -> ServerSentEvent | None:
     """The tutorial's unnamed events: ``chunk``, then ``end`` or ``error``."""
     if event.kind == "delta":
-        return ServerSentEvent(data={"content": event.data["content"], "type": "chunk"})
+        return ServerSentEvent(raw_data=_json({"content": event.data["content"], "type": "chunk"}))
     if event.kind == "done":
-        return ServerSentEvent(data={"type": "end"})
+        return ServerSentEvent(raw_data='{"type":"end"}')
     if event.kind == "error":
-        return ServerSentEvent(data={"type": "error", "content": event.data["message"]})
+        return ServerSentEvent(raw_data=_json({"type": "error", "content": event.data["message"]}))
     return None
 
 

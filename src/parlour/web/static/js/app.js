@@ -1,5 +1,6 @@
 // The page: wires the sidebar, the conversation, the composer and the settings together.
-import { api } from "./api.js";
+import { api, whenSignedOut } from "./api.js";
+import { Auth } from "./auth.js";
 import { Composer } from "./composer.js";
 import { Conversation } from "./conversation.js";
 import { confirmAction } from "./dialog.js";
@@ -10,34 +11,13 @@ import { hideBanner, showBanner, toast } from "./notify.js";
 import { setupPrefs } from "./prefs.js";
 import { AutoScroll } from "./scroll.js";
 import { Sidebar, titleOf } from "./sidebar.js";
+import { idFromUrl, remember, savedId } from "./where.js";
 
 const $ = (id) => document.getElementById(id);
-const SESSION_KEY = "parlour.session";
 const personas = new Map();
 let defaultPersona = "assistant";
 let draftPersona = null;
-
-function remember(id) {
-  try {
-    if (id) localStorage.setItem(SESSION_KEY, id);
-    else localStorage.removeItem(SESSION_KEY);
-  } catch {
-    // The URL still carries the session.
-  }
-}
-
-function idFromUrl() {
-  const match = /^#\/c\/([\w.-]{1,64})$/.exec(location.hash);
-  return match ? match[1] : null;
-}
-
-function savedId() {
-  try {
-    return localStorage.getItem(SESSION_KEY);
-  } catch {
-    return null;
-  }
-}
+let catalogLoaded = false;
 
 // --- pieces -------------------------------------------------------------------
 
@@ -259,6 +239,7 @@ document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") closeSidebar();
 });
 window.addEventListener("hashchange", () => {
+  if (document.body.dataset.view !== "chat") return;
   const id = idFromUrl();
   if (id) openSession(id);
   else if (conversation.session) newChat();
@@ -272,19 +253,56 @@ onLangChange(() => {
   showSession(conversation.session, false);
 });
 
-async function start() {
-  translate();
-  setupPrefs($("theme-toggle"), $("lang-toggle"));
-  try {
-    await loadCatalog();
-  } catch (err) {
-    showBanner(describeError(err));
+// --- signing in and out (AUTH_MODE=password) ------------------------------------------
+
+const auth = new Auth({ onSignedIn: () => enterChat(), onSignedOut: () => leaveChat() });
+whenSignedOut(() => {
+  if (document.body.dataset.view !== "chat") return;
+  leaveChat();
+  auth.showScreen(t("authExpired"));
+});
+
+/** Forget the signed-out user's conversation on this page (their data stays on the server). */
+function leaveChat() {
+  closeSidebar();
+  conversation.leave();
+  sidebar.setSessions([], 0);
+  remember(null);
+  hideBanner();
+  composer.value = "";
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+}
+
+async function enterChat() {
+  document.body.dataset.view = "chat";
+  hideBanner();
+  if (!catalogLoaded) {
+    try {
+      await loadCatalog();
+      catalogLoaded = true;
+    } catch (err) {
+      showBanner(describeError(err));
+    }
   }
   const id = idFromUrl() ?? savedId();
   await Promise.all([loadSessions(), id ? openSession(id) : Promise.resolve(conversation.newChat())]);
   if (!navigator.onLine) showBanner(t("errOffline"), "offline");
   document.body.dataset.ready = "true";
   composer.focus();
+}
+
+async function start() {
+  translate();
+  setupPrefs($("theme-toggle"), $("lang-toggle"));
+  let user = null;
+  try {
+    user = await auth.check();
+  } catch (err) {
+    user = {}; // the server could not say: show the chat with the problem
+    showBanner(describeError(err));
+  }
+  if (user) await enterChat();
+  else document.body.dataset.ready = "true";
 }
 
 start();
