@@ -2,7 +2,7 @@
 FROM node:20-bookworm-slim AS assets
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 COPY scripts/copy_vendor.py scripts/
 COPY src/parlour/web/static src/parlour/web/static
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 >/dev/null \

@@ -19,7 +19,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 
 # The page's libraries from npm (pinned by package-lock.json), copied into the package.
 src/parlour/web/static/vendor/.installed: package.json package-lock.json scripts/copy_vendor.py
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	$(PYTHON) scripts/copy_vendor.py
 	touch $@
 
