@@ -54,7 +54,7 @@ class Target:
 class Record:
     target: str
     ttft: float | None = None  # seconds, request start to first delta
-    deltas: int = 0
+    deltas: int = 0  # tokens received (a delta event may carry several)
     max_gap: float = 0.0
     total: float = 0.0  # seconds, request start to the end of the stream
     last: float = 0.0  # seconds from request start to the last delta
@@ -168,8 +168,9 @@ class StreamProtocol(asyncio.Protocol):
             elif line.startswith(b"data: "):
                 data = line[6:]
         if name == b"delta":
-            if orjson.loads(data).get("content"):
-                self._delta(now)
+            content = orjson.loads(data).get("content")
+            if content:
+                self._delta(now, _tokens(content))
         elif name == b"done":
             self._finish(None)
         elif name == b"error":
@@ -184,13 +185,15 @@ class StreamProtocol(asyncio.Protocol):
             return
         chunk = orjson.loads(data)
         for choice in chunk.get("choices") or ():
-            if (choice.get("delta") or {}).get("content"):
-                self._delta(now)
+            content = (choice.get("delta") or {}).get("content")
+            if content:
+                self._delta(now, _tokens(content))
 
-    def _delta(self, now: float) -> None:
+    def _delta(self, now: float, tokens: int) -> None:
         rec = self.record
-        rec.deltas += 1
-        if rec.deltas == 1:
+        first = rec.deltas == 0
+        rec.deltas += tokens
+        if first:
             rec.ttft = now - self._started
             if self.on_first is not None:
                 self.on_first.set()
@@ -209,6 +212,12 @@ class StreamProtocol(asyncio.Protocol):
             self.done.set_result(None)
         if self.transport is not None:
             self.transport.close()
+
+
+def _tokens(content: str) -> int:
+    """Tokens in a delta: the upstream's words each end with a space, and Parlour may
+    carry several in one event when its reader has fallen behind."""
+    return max(1, content.count(" "))
 
 
 @dataclass

@@ -90,3 +90,23 @@ def test_partial_reply_text_is_what_the_model_sees() -> None:
         "sys", [msg("user", "a"), msg("assistant", "half", "partial")], "n", 100, words
     )
     assert ChatTurn("assistant", "half") in turns
+
+
+def test_coalescing_ready_deltas_keeps_numbers_exact() -> None:
+    from parlour.domain import ReplyEvent
+    from parlour.replies import coalesce
+
+    events = [
+        ReplyEvent(1, "start", {"reply_id": "r"}),
+        ReplyEvent(2, "delta", {"content": "a"}),
+        ReplyEvent(3, "delta", {"content": "b"}),
+        ReplyEvent(4, "delta", {"content": "c"}),
+        ReplyEvent(5, "done", {"finish_reason": "stop"}),
+    ]
+    assert coalesce(events) == [
+        events[0],
+        ReplyEvent(4, "delta", {"content": "abc"}),  # resuming after 4 misses nothing
+        events[4],
+    ]
+    assert coalesce(events[1:2]) == events[1:2]  # a reader that keeps up sees each delta
+    assert coalesce([]) == []

@@ -36,8 +36,9 @@ def wait_for(predicate, timeout: float = 10.0):  # type: ignore[no-untyped-def]
 
 
 def test_reply_streams_start_deltas_done(client: httpx.Client, upstream: ScriptedUpstream) -> None:
-    upstream.enqueue(Reply(["Hel", "lo", " there"], usage={"prompt_tokens": 9,
-                                                           "completion_tokens": 3}))  # fmt: skip
+    # Paced like a real model: a reader that keeps up gets each delta in its own event.
+    usage = {"prompt_tokens": 9, "completion_tokens": 3}
+    upstream.enqueue(Reply(["Hel", "lo", " there"], delay=0.05, usage=usage))
     sid = new_session(client)
     events = send(client, sid, "hi")
     assert [e.event for e in events] == ["start", "delta", "delta", "delta", "done"]

@@ -17,7 +17,7 @@ def start(client: httpx.Client, user: str, **params: str) -> str:
 
 def test_a_full_tutorial_conversation(client: httpx.Client, upstream: ScriptedUpstream) -> None:
     sid = start(client, "xiaoming")
-    upstream.enqueue(Reply(["你好", "小明"]))
+    upstream.enqueue(Reply(["你好", "小明"], delay=0.05))
     events = collect(client, "GET", "/chat/stream",
                      params={"user_id": "xiaoming", "session_id": sid, "message": "我叫小明",
                              "role": "teacher"})  # fmt: skip

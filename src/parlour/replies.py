@@ -58,6 +58,30 @@ Persist = Callable[[str, str, ParlourError | None, str], Awaitable[str | None]]
 Heartbeat = None  # what a subscription yields while the model is silent
 
 
+def coalesce(events: list[ReplyEvent]) -> list[ReplyEvent]:
+    """Merge runs of deltas that are ready at once into one delta with the last one's number.
+
+    A reader that keeps up gets every delta as it comes; one that has fallen behind
+    (a fast model, a slow network) gets fewer, larger frames. Resuming after a merged
+    delta's number is exact: it covers every delta up to it.
+    """
+    out: list[ReplyEvent] = []
+    run: list[ReplyEvent] = []
+    for event in [*events, None]:
+        if event is not None and event.kind == "delta":
+            run.append(event)
+            continue
+        if len(run) == 1:
+            out.append(run[0])
+        elif run:
+            text = "".join(str(e.data["content"]) for e in run)
+            out.append(ReplyEvent(run[-1].seq, "delta", {"content": text}))
+        run = []
+        if event is not None:
+            out.append(event)
+    return out
+
+
 @dataclass(eq=False)
 class Reply:
     id: str
@@ -307,9 +331,9 @@ class ReplyManager:
             if not await reply.wait_beyond(index, self.heartbeat):
                 yield Heartbeat
                 continue
-            while index < len(reply.events):
-                event = reply.events[index]
-                index += 1
+            ready = reply.events[index:]
+            index += len(ready)
+            for event in coalesce(ready):
                 yield event
                 if event.final:
                     return
@@ -324,14 +348,13 @@ class ReplyManager:
                     raise NotFound("This reply is no longer available.")
                 yield Heartbeat
                 continue
-            for entry, events in batches:  # noqa: B007 - read on from the last entry
-                for event in events:
-                    if event.seq <= after:
-                        continue
-                    after = event.seq
-                    yield event
-                    if event.final:
-                        return
+            fresh = [e for _entry, events in batches for e in events if e.seq > after]
+            entry = batches[-1][0]
+            for event in coalesce(fresh):
+                after = event.seq
+                yield event
+                if event.final:
+                    return
 
     # --- stopping -------------------------------------------------------------
 
