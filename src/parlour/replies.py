@@ -20,10 +20,8 @@ releases the lock. Stopping cancels the task; cancellation reaches the provider
 through the async generator, which closes the upstream request or stops local
 generation. A stop asked in another process arrives by pub/sub.
 
-If the owner process dies, its heartbeat stops. Every process looks for
-replies whose heartbeat is older than the lock TTL; the first to claim one
-stores its text so far as ``partial`` and ends its stream with an ``error``
-event (``reply_interrupted``), so no reply stays "generating" for ever.
+If the owner process dies, its heartbeat stops; ``reaper.py`` then stores the
+reply's text so far and ends its stream.
 """
 
 from __future__ import annotations
@@ -37,17 +35,17 @@ from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
-from parlour.domain import Finish, Message, ReplyEvent, TextDelta, new_id, now
+from parlour.domain import Finish, ReplyEvent, TextDelta, new_id
 from parlour.errors import (
     NotFound,
     ParlourError,
     ProviderError,
     RateLimited,
     ReplyInProgress,
-    ReplyInterrupted,
 )
 from parlour.metrics import Metrics, Timer
 from parlour.providers.base import ChatProvider, CompletionRequest
+from parlour.reaper import Reaper
 from parlour.store import ConversationStore
 
 log = logging.getLogger(__name__)
@@ -386,52 +384,6 @@ class ReplyManager:
             except RedisError:
                 await asyncio.sleep(1.0)
 
-    # --- replies whose process died -------------------------------------------
-
-    async def reap_forever(self) -> None:
-        """Look for replies whose process stopped renewing its heartbeat."""
-        while True:
-            await asyncio.sleep(self.lock_ttl / 2)
-            try:
-                await self.reap_once()
-            except RedisError:
-                log.warning("could not look for interrupted replies (Redis unavailable)")
-
-    async def reap_once(self) -> int:
-        count = 0
-        for rid in await self.store.stale_replies(time.time() - self.lock_ttl):
-            if rid in self._local or not await self.store.claim_cleanup(rid, self.lock_ttl * 4):
-                continue
-            await self._mark_interrupted(rid)
-            count += 1
-        return count
-
-    async def _mark_interrupted(self, rid: str) -> None:
-        meta = await self.store.reply_meta(rid)
-        events = await self.store.all_events(rid)
-        if meta and not (events and events[-1].final):
-            text = "".join(str(e.data["content"]) for e in events if e.kind == "delta")
-            error = ReplyInterrupted()
-            message_id: str | None = None
-            try:
-                session = await self.store.get_session(meta["owner"], meta["session"])
-            except NotFound:
-                session = None  # deleted meanwhile: nothing to store
-            if session is not None:
-                message = Message(new_id(), "assistant", text, now(), meta.get("persona", ""),
-                                  status="partial" if text else "error",
-                                  model=meta.get("model") or None, error=error.code)  # fmt: skip
-                await self.store.append_message(session, message)
-                message_id = message.id
-            seq = events[-1].seq + 1 if events else 1
-            final = ReplyEvent(seq, "error", {"code": error.code, "message": error.message,
-                                              "message_id": message_id})  # fmt: skip
-            await self.store.append_events(rid, [final], final=True)
-            await self.store.save_reply_meta(rid, {"status": "interrupted"})
-            await self.store.release_reply(meta["session"], meta["owner"], rid)
-            log.warning("reply %s was interrupted: its process stopped", rid)
-        await self.store.forget_running(rid)
-
     async def shutdown(self, grace: float) -> None:
         """Let running replies finish for ``grace`` seconds, then stop and store them."""
         tasks = [r.task for r in self._local.values() if r.task is not None]
@@ -451,5 +403,8 @@ class ReplyManager:
         """Start listening for stops and looking for interrupted replies."""
         self._background = [
             asyncio.create_task(self.listen_for_stops(), name="stop-listener"),
-            asyncio.create_task(self.reap_forever(), name="reply-reaper"),
+            asyncio.create_task(
+                Reaper(self.store, self.lock_ttl, self._local.__contains__).run(),
+                name="reply-reaper",
+            ),
         ]
