@@ -62,6 +62,7 @@ def test_wrong_credentials_get_one_message(server: LiveServer) -> None:
         response = httpx.post(f"{server.url}/api/v1/auth/login", json=body)
         assert response.status_code == 401
         assert response.json()["detail"] == "The username or password is not correct."
+        assert response.json()["error"]["code"] == "bad_credentials"
 
 
 def test_bad_sign_up_input(server: LiveServer) -> None:
@@ -74,7 +75,7 @@ def test_bad_sign_up_input(server: LiveServer) -> None:
     signed_up(server.url, "ada")
     taken = httpx.post(url, json={"username": "ADA", "password": PASSWORD})
     assert taken.status_code == 422
-    assert "taken" in taken.json()["detail"]
+    assert taken.json()["error"]["code"] == "username_taken"
 
 
 def test_csrf_is_required_for_changes_made_with_the_cookie(server: LiveServer) -> None:
@@ -161,6 +162,7 @@ def test_sign_up_closed_and_by_invitation(make_server: ServerFactory) -> None:
                          json={"username": "second", "password": PASSWORD})  # fmt: skip
     assert refused.status_code == 403
     assert "closed" in refused.json()["detail"]
+    assert refused.json()["error"]["code"] == "signup_closed"
 
     invite_only = make_server(**PASSWORD_MODE, signup="invite", redis_key_prefix="other")
     admin = signed_up(invite_only.url, "admin")

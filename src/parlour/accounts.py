@@ -55,15 +55,25 @@ class TokenInfo:
     created_at: float
 
 
+def _usable(account: Account) -> Account:
+    if account.disabled:
+        raise Forbidden("This account is disabled. Ask an administrator.", code="account_disabled")
+    return account
+
+
 def check_username(username: str) -> str:
     if not _USERNAME.fullmatch(username):
-        raise InvalidInput("A username has 3-32 letters, digits, '.', '_' or '-'.")
+        raise InvalidInput(
+            "A username has 3-32 letters, digits, '.', '_' or '-'.", code="invalid_username"
+        )
     return username
 
 
 def check_password(password: str) -> str:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise InvalidInput(f"A password has {MIN_PASSWORD} to {MAX_PASSWORD} characters.")
+        raise InvalidInput(
+            f"A password has {MIN_PASSWORD} to {MAX_PASSWORD} characters.", code="invalid_password"
+        )
     return password
 
 
@@ -103,7 +113,7 @@ class AccountService:
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         uid = secrets.token_hex(16)
         if not await self.redis.hsetnx(self.keys.account_names(), username.lower(), uid):
-            raise InvalidInput("This username is taken.")
+            raise InvalidInput("This username is taken.", code="username_taken")
         ts = now()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(
@@ -143,13 +153,11 @@ class AccountService:
         try:
             await asyncio.to_thread(self._hasher.verify, stored, password)
         except (VerificationError, InvalidHashError):
-            raise Unauthorized(BAD_CREDENTIALS) from None
+            raise Unauthorized(BAD_CREDENTIALS, code="bad_credentials") from None
         if uid is None:
-            raise Unauthorized(BAD_CREDENTIALS)
+            raise Unauthorized(BAD_CREDENTIALS, code="bad_credentials")
         account = await self.get(uid)
-        if account.disabled:
-            raise Forbidden("This account is disabled. Ask an administrator.")
-        return account
+        return _usable(account)
 
     async def change_password(self, account: Account, current: str, new: str, keep: str) -> None:
         await self.verify(account.username, current)
@@ -178,9 +186,7 @@ class AccountService:
         if not raw:
             raise Unauthorized("Your sign-in has expired. Please sign in again.")
         account = await self.get(raw["uid"])
-        if account.disabled:
-            raise Forbidden("This account is disabled. Ask an administrator.")
-        return account, raw["csrf"]
+        return _usable(account), raw["csrf"]
 
     async def logout(self, cookie: str) -> None:
         digest = self._digest(cookie)
@@ -235,9 +241,7 @@ class AccountService:
         if uid is None:
             raise Unauthorized("This API token is not valid (revoked or mistyped).")
         account = await self.get(uid)
-        if account.disabled:
-            raise Forbidden("This account is disabled. Ask an administrator.")
-        return account
+        return _usable(account)
 
     # --- invitations ----------------------------------------------------------
 
@@ -248,4 +252,6 @@ class AccountService:
 
     async def use_invite(self, code: str) -> None:
         if not await self.redis.delete(self.keys.invite(self._digest(code))):
-            raise Forbidden("This invitation is not valid or was already used.")
+            raise Forbidden(
+                "This invitation is not valid or was already used.", code="invite_invalid"
+            )

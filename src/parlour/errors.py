@@ -35,8 +35,10 @@ class ParlourError(Exception):
     code = "internal_error"
     default_message = "Something went wrong on the server."
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
         self.message = message or self.default_message
+        if code is not None:  # a more precise code than the class's, for programs
+            self.code = code
         super().__init__(self.message)
 
 

@@ -84,10 +84,12 @@ async def signup(
     policy = services.settings.signup
     if not first:
         if policy == "closed":
-            raise Forbidden("Sign-up is closed on this server.")
+            raise Forbidden("Sign-up is closed on this server.", code="signup_closed")
         if policy == "invite":
             if not body.invite:
-                raise Forbidden("Sign-up needs an invitation code on this server.")
+                raise Forbidden(
+                    "Sign-up needs an invitation code on this server.", code="invite_required"
+                )
             await accounts.use_invite(body.invite)
     account = await accounts.create(body.username, body.password, admin=first)
     return await _sign_in(account, accounts, request, response)
