@@ -373,3 +373,15 @@ def test_a_reply_stopped_before_any_text_is_kept_as_stopped(
     assert stored["content"] == ""
     send(client, sid, "next")
     assert [m["role"] for m in upstream.requests[-1]["messages"]] == ["system", "user"]
+
+
+def test_a_rate_limited_reply_says_when_to_retry(
+    make_server: ServerFactory, upstream: ScriptedUpstream
+) -> None:
+    server = make_server(upstream_attempts=1)
+    upstream.enqueue(Status(429, retry_after="7"))
+    with httpx.Client(base_url=server.url) as client:
+        events = send(client, new_session(client), "q")
+    assert events[-1].event == "error"
+    assert events[-1].json()["code"] == "upstream_rate_limited"
+    assert events[-1].json()["retry_after"] == 7

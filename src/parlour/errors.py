@@ -35,10 +35,14 @@ class ParlourError(Exception):
     code = "internal_error"
     default_message = "Something went wrong on the server."
 
-    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:  # fmt: skip
         self.message = message or self.default_message
         if code is not None:  # a more precise code than the class's, for programs
             self.code = code
+        self.retry_after = retry_after  # seconds, sent as Retry-After when known
         super().__init__(self.message)
 
 
@@ -99,10 +103,6 @@ class RateLimited(ParlourError):
     code = "rate_limited"
     default_message = "Too many requests. Please slow down and try again shortly."
 
-    def __init__(self, message: str | None = None, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
 
 class StorageUnavailable(ParlourError):
     status_code = 503
@@ -132,10 +132,6 @@ class UpstreamRateLimited(ProviderError):
     code = "upstream_rate_limited"
     default_message = "The model service is rate-limiting requests. Please wait a moment."
     retryable = True
-
-    def __init__(self, message: str | None = None, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class UpstreamUnavailable(ProviderError):

@@ -245,7 +245,8 @@ class ReplyManager:
         if error is not None:
             reply.emit(
                 "error",
-                {"code": error.code, "message": error.message, "message_id": message_id},
+                {"code": error.code, "message": error.message, "message_id": message_id}
+                | ({"retry_after": error.retry_after} if error.retry_after is not None else {}),
             )
         else:
             usage = {

@@ -51,9 +51,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ParlourError)
     async def parlour_error(_request: Request, exc: ParlourError) -> JSONResponse:
         headers = None
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            headers = {"Retry-After": str(math.ceil(retry_after))}
+        if exc.retry_after is not None:
+            headers = {"Retry-After": str(math.ceil(exc.retry_after))}
         if exc.status_code >= 500:
             log.warning("request failed: %s", exc.code)
         return error_response(exc.status_code, exc.code, exc.message, headers)
