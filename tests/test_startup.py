@@ -69,3 +69,18 @@ def test_the_factory_builds_independent_apps(tmp_path: Path) -> None:
     b = create_app(Settings(_env_file=None, data_dir=tmp_path / "b"))  # type: ignore[call-arg]
     assert a is not b
     assert a.state.settings.data_dir != b.state.settings.data_dir
+
+
+def test_access_logs_leave_out_query_strings(tmp_path: Path, upstream: ScriptedUpstream) -> None:
+    env = {"DATA_DIR": str(tmp_path / "data"), "OPENAI_BASE_URL": upstream.url}
+    server = ServerProcess(env, tmp_path).wait_ready()
+    try:
+        sid = httpx.post(f"{server.url}/chat/start", params={"user_id": "u"}).json()["session_id"]
+        params = {"user_id": "u", "session_id": sid, "message": "my secret plan"}
+        reply = httpx.get(f"{server.url}/chat/stream", params=params)
+        assert reply.status_code == 200
+    finally:
+        server.stop()
+    log = server.output()
+    assert "GET /chat/stream HTTP/1.1" in log  # the request is logged...
+    assert "secret" not in log  # ...without the message

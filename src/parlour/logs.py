@@ -40,7 +40,21 @@ def setup_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    logging.getLogger("uvicorn.access").addFilter(DropQueryStrings())
     quiet_http_clients()
+
+
+class DropQueryStrings(logging.Filter):
+    """Access-log lines keep the path but not the query: the tutorial's stream carries
+    the user's message in its URL, and message text is not for logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            client, method, path, version, status = args
+            if isinstance(path, str):
+                record.args = (client, method, path.split("?", 1)[0], version, status)
+        return True
 
 
 def quiet_http_clients() -> None:
