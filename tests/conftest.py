@@ -3,6 +3,7 @@ scripted OpenAI-protocol server on loopback standing in for the external API."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from redis import Redis
 from parlour.config import Settings
 from parlour.embedded import EmbeddedRedis
 from tests.live import LiveServer
+from tests.processes import ServerProcess, running
 from tests.upstream import ScriptedUpstream
 
 
@@ -90,3 +92,21 @@ def server(make_server: ServerFactory) -> LiveServer:
 def client(server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=30) as c:
         yield c
+
+
+PairFactory = Callable[..., tuple[ServerProcess, ServerProcess]]
+
+
+@pytest.fixture
+def server_pair(
+    tmp_path: Path, redis: Redis, redis_url: str, upstream: ScriptedUpstream
+) -> Iterator[PairFactory]:
+    """Start two ``parlour serve`` processes sharing the test Redis and the scripted upstream."""
+    with contextlib.ExitStack() as stack:
+
+        def start(**env: str) -> tuple[ServerProcess, ServerProcess]:
+            base = {"REDIS_URL": redis_url, "OPENAI_BASE_URL": upstream.url, **env}
+            a, b = stack.enter_context(running(base, tmp_path))
+            return a, b
+
+        yield start

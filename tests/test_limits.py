@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
-from redis import Redis
 
 from tests.accounts import PASSWORD, SECRET_KEY, signed_in, signed_up
-from tests.conftest import ServerFactory
+from tests.conftest import PairFactory, ServerFactory
 from tests.live import collect, sse
-from tests.processes import ServerProcess, running
+from tests.processes import ServerProcess
 from tests.upstream import Reply, ScriptedUpstream
 
 
 @pytest.fixture
-def pair(
-    tmp_path: Path, redis: Redis, redis_url: str, upstream: ScriptedUpstream
-) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    env = {
-        "REDIS_URL": redis_url,
-        "OPENAI_BASE_URL": upstream.url,
-        "AUTH_MODE": "password",
-        "SECRET_KEY": SECRET_KEY,
-        "RATE_MESSAGES": "3/minute",
-        "RATE_LOGIN_FAILURES": "3/15minutes",
-    }
-    with running(env, tmp_path) as (a, b):
-        yield a, b
+def pair(server_pair: PairFactory) -> tuple[ServerProcess, ServerProcess]:
+    return server_pair(AUTH_MODE="password", SECRET_KEY=SECRET_KEY, RATE_MESSAGES="3/minute",
+                       RATE_LOGIN_FAILURES="3/15minutes")  # fmt: skip
 
 
 def test_sign_in_lockout_holds_across_processes(pair: tuple[ServerProcess, ServerProcess]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,27 +12,18 @@ import pytest
 from redis import Redis
 
 from parlour.embedded import EmbeddedRedis
-from tests.conftest import make_settings
+from tests.conftest import PairFactory, make_settings
 from tests.live import LiveServer, collect, sse, text_of
-from tests.processes import ServerProcess, running
+from tests.processes import ServerProcess
 from tests.upstream import Reply, ScriptedUpstream
 
 WORDS = [f"w{i} " for i in range(40)]
 
 
 @pytest.fixture
-def pair(
-    tmp_path: Path, redis: Redis, redis_url: str, upstream: ScriptedUpstream
-) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    env = {
-        "REDIS_URL": redis_url,
-        "OPENAI_BASE_URL": upstream.url,
-        "OPENAI_MODEL": "scripted-model",
-        "REPLY_LOCK_TTL_SECONDS": "2",
-        "HEARTBEAT_SECONDS": "1",
-    }
-    with running(env, tmp_path) as (a, b):
-        yield a, b
+def pair(server_pair: PairFactory) -> tuple[ServerProcess, ServerProcess]:
+    return server_pair(OPENAI_MODEL="scripted-model", REPLY_LOCK_TTL_SECONDS="2",
+                       HEARTBEAT_SECONDS="1")  # fmt: skip
 
 
 def start_slow_reply(url: str, upstream: ScriptedUpstream, delay: float = 0.05) -> str:
