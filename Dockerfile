@@ -11,7 +11,7 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3
 FROM python:3.11-slim-bookworm
 ARG WITH_LOCAL=1
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CMAKE_ARGS="-DGGML_NATIVE=OFF" \
-    HOST=0.0.0.0 PORT=8000 DATA_DIR=/data ALLOW_REMOTE=true
+    HOST=0.0.0.0 PORT=8000 DATA_DIR=/data AUTH_MODE=password
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends build-essential cmake \
     >/dev/null && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
@@ -25,6 +25,6 @@ USER parlour
 VOLUME /data
 EXPOSE 8000
 HEALTHCHECK CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz')" || exit 1
-# Inside the container Parlour listens on all interfaces (ALLOW_REMOTE): publish the port only
-# behind something that controls who reaches it.
+# With accounts on (AUTH_MODE=password), start it with a SECRET_KEY:
+#   docker run -e SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))') ...
 CMD ["parlour", "serve"]

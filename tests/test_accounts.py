@@ -194,3 +194,23 @@ def test_cookies_are_secure_over_https(server: LiveServer) -> None:
     plain = httpx.post(f"{server.url}/api/v1/auth/login",
                        json={"username": "ada", "password": PASSWORD})  # fmt: skip
     assert not any("Secure" in c for c in plain.headers.get_list("set-cookie"))
+
+
+def test_tutorial_stream_with_the_cookie_needs_the_csrf_token(server: LiveServer) -> None:
+    ada = signed_up(server.url, "ada")
+    token = ada.headers.pop("X-CSRF-Token")
+    sid = ada.post("/chat/start", params={"user_id": "ada"},
+                   headers={"X-CSRF-Token": token}).json()["session_id"]  # fmt: skip
+    params = {"user_id": "ada", "session_id": sid, "message": "hi"}
+    assert ada.get("/chat/stream", params=params).status_code == 403
+    ok = ada.get("/chat/stream", params={**params, "csrf_token": token})
+    assert ok.status_code == 200
+
+
+def test_a_mistyped_password_does_not_use_up_an_invitation(make_server: ServerFactory) -> None:
+    server = make_server(**PASSWORD_MODE, signup="invite")
+    code = signed_up(server.url, "admin").post("/api/v1/admin/invites").json()["code"]
+    bad = httpx.post(f"{server.url}/api/v1/auth/signup",
+                     json={"username": "guest", "password": "short", "invite": code})  # fmt: skip
+    assert bad.status_code == 422
+    signed_up(server.url, "guest", invite=code)  # still valid

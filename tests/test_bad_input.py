@@ -132,3 +132,10 @@ def test_tutorial_bad_input(client: httpx.Client) -> None:
 def test_unknown_path_and_method(client: httpx.Client) -> None:
     assert_clear_error(client.get("/api/v1/nothing"), 404, "not found")
     assert_clear_error(client.put("/api/v1/sessions"), 405, "not allowed")
+
+
+def test_ids_of_another_shape_are_unknown_not_errors(client: httpx.Client) -> None:
+    sid = client.post("/api/v1/sessions", json={}).json()["id"]
+    for url in (f"/api/v1/sessions/{sid}:messages", f"/api/v1/sessions/{sid}:reply/messages",
+                f"/api/v1/sessions/{sid}/reply?reply_id={sid}:events"):  # fmt: skip
+        assert_clear_error(client.get(url), 404, "does not exist")

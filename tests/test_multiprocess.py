@@ -186,3 +186,39 @@ def test_redis_outage_gives_503_then_recovers(tmp_path: Path, upstream: Scripted
     finally:
         server.stop()
         own.stop()
+
+
+def test_a_reader_on_another_process_survives_a_long_silence(
+    server_pair: PairFactory, upstream: ScriptedUpstream
+) -> None:
+    # Default heartbeat (15 s) and a short Redis socket timeout: the reader's blocking
+    # reads must still end inside it while the model says nothing for 3 s.
+    a, b = server_pair(REDIS_SOCKET_TIMEOUT="1")
+    upstream.enqueue(Reply(["late ", "but ", "complete"], first_delay=3))
+    sid = httpx.post(f"{a.url}/api/v1/sessions", json={}).json()["id"]
+    with httpx.Client(timeout=30) as client:
+        with sse(client, "POST", f"{a.url}/api/v1/sessions/{sid}/messages",
+                 json={"content": "go"}) as (_r, events):  # fmt: skip
+            next(events)
+            watcher = collect(client, "GET", f"{b.url}/api/v1/sessions/{sid}/reply")
+            list(events)
+    assert text_of(watcher) == "late but complete"
+    assert watcher[-1].event == "done"
+
+
+def test_resuming_at_the_end_or_after_expiry_ends_at_once(
+    server_pair: PairFactory, upstream: ScriptedUpstream
+) -> None:
+    a, b = server_pair(REPLY_STREAM_TTL_SECONDS="1")
+    sid = httpx.post(f"{a.url}/api/v1/sessions", json={}).json()["id"]
+    with httpx.Client(timeout=10) as client:
+        events = collect(client, "POST", f"{a.url}/api/v1/sessions/{sid}/messages",
+                         json={"content": "hi"})  # fmt: skip
+        rid, last = events[0].json()["reply_id"], events[-1].id
+        url = f"{b.url}/api/v1/sessions/{sid}/reply"
+        assert collect(client, "GET", url, params={"reply_id": rid},
+                       headers={"Last-Event-ID": last}) == []  # fmt: skip
+        time.sleep(2.5)  # the finished reply's stream expires
+        gone = client.get(url, params={"reply_id": rid})
+    assert gone.status_code == 404
+    assert "finished" in gone.json()["detail"]

@@ -84,3 +84,13 @@ def test_access_logs_leave_out_query_strings(tmp_path: Path, upstream: ScriptedU
     log = server.output()
     assert "GET /chat/stream HTTP/1.1" in log  # the request is logged...
     assert "secret" not in log  # ...without the message
+
+
+def test_invalid_settings_are_explained_without_their_values(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "AUTH_MODE": "password", "SECRET_KEY": "short",
+           "OPENAI_API_KEY": "sk-should-never-be-printed"}  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "parlour", "serve"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+    assert result.returncode == 2
+    assert "SECRET_KEY" in result.stderr
+    assert "sk-should-never-be-printed" not in result.stderr + result.stdout

@@ -104,8 +104,9 @@ class AccountService:
             created_at=float(raw.get("created_at", 0)),
         )
 
-    async def count(self) -> int:
-        return int(await self.redis.zcard(self.keys.accounts()))
+    async def claim_first(self) -> bool:
+        """True for exactly one caller ever: the one making the first account."""
+        return bool(await self.redis.set(self.keys.first_account(), "1", nx=True))
 
     async def create(self, username: str, password: str, *, admin: bool = False) -> Account:
         check_username(username)

@@ -127,8 +127,6 @@ class ChatService:
     ) -> Reply:
         session = await self.store.get_session(owner, sid)
         chosen: Persona = self.personas.get(persona or session.persona or self.default_persona)
-        if chosen.id != session.persona:
-            session = await self.store.update_session(owner, sid, persona=chosen.id)
         if self.daily_token_quota:
             used = await self.store.usage_today(owner)
             if used >= self.daily_token_quota:
@@ -139,6 +137,8 @@ class ChatService:
                 )
         rid = await self.replies.claim(sid, owner)
         try:
+            if chosen.id != session.persona:  # only once the message is accepted
+                session = await self.store.update_session(owner, sid, persona=chosen.id)
             return await self._start(session, chosen, content, rid, replace_from)
         except BaseException:
             await self.replies.release(sid, owner, rid)

@@ -71,7 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"parlour: invalid settings:\n{exc}", file=sys.stderr)
+        # Only where and what: the input values may hold secrets (OPENAI_API_KEY...).
+        lines = [
+            f"  {'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        ]
+        print("parlour: invalid settings:\n" + "\n".join(lines), file=sys.stderr)
         return 2
     host = args.host if getattr(args, "host", None) else settings.host
     port = args.port if getattr(args, "port", None) is not None else settings.port

@@ -12,7 +12,6 @@ from typing import Literal
 
 Role = Literal["user", "assistant"]
 MessageStatus = Literal["complete", "partial", "error"]
-ReplyStatus = Literal["running", "complete", "partial", "error", "interrupted"]
 
 
 def new_id() -> str:

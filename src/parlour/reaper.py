@@ -1,8 +1,8 @@
 """Finding replies whose process died, and closing them.
 
 A process writing a reply renews its heartbeat (a score in a sorted set) every
-few seconds. Every process looks, now and then, for replies whose heartbeat is
-older than the lock TTL; the first to claim one stores the reply's text so far
+third of the lock TTL. Every process looks, every sixth of it, for replies whose
+heartbeat is older than two thirds of the TTL; the first to claim one stores the reply's text so far
 as ``partial`` (``reply_interrupted``), ends its stream with an ``error`` event
 and frees the session, so no reply stays "generating" for ever.
 """
@@ -34,7 +34,7 @@ class Reaper:
     async def run(self) -> None:
         """Look for replies whose process stopped renewing its heartbeat."""
         while True:
-            await asyncio.sleep(self.lock_ttl / 2)
+            await asyncio.sleep(self.lock_ttl / 6)
             try:
                 await self.once()
             except RedisError:
@@ -42,7 +42,10 @@ class Reaper:
 
     async def once(self) -> int:
         count = 0
-        for rid in await self.store.stale_replies(time.time() - self.lock_ttl):
+        # Heartbeats come every third of the lock's TTL: two missed ones mean the process
+        # is gone, and acting then (checking every sixth) beats the session lock's expiry,
+        # so no new message can slip in before the interrupted reply is stored.
+        for rid in await self.store.stale_replies(time.time() - self.lock_ttl * 2 / 3):
             if self.is_local(rid) or not await self.store.claim_cleanup(rid, self.lock_ttl * 4):
                 continue
             await self._mark_interrupted(rid)

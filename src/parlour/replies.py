@@ -37,6 +37,7 @@ from redis.exceptions import RedisError
 
 from parlour.domain import Finish, ReplyEvent, TextDelta, new_id
 from parlour.errors import (
+    NoReplyInProgress,
     NotFound,
     ParlourError,
     ProviderError,
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 Persist = Callable[[str, str, ParlourError | None, str], Awaitable[str | None]]
 
 Heartbeat = None  # what a subscription yields while the model is silent
+_PERSIST_ATTEMPTS = 5  # storing a finished reply is retried for ~15 s (Redis restarting)
 
 
 def coalesce(events: list[ReplyEvent]) -> list[ReplyEvent]:
@@ -125,6 +127,7 @@ class ReplyManager:
         lock_ttl: int = 30,
         metrics: Metrics | None = None,
         max_per_owner: int = 0,
+        redis_timeout: float = 5.0,
     ) -> None:
         self.store = store
         self.heartbeat = heartbeat
@@ -132,6 +135,8 @@ class ReplyManager:
         self.lock_ttl = lock_ttl
         self.metrics = metrics or Metrics()
         self.max_per_owner = max_per_owner
+        # A blocking stream read must end well inside the Redis socket timeout.
+        self.max_block = min(heartbeat, redis_timeout / 2)
         self.worker_id = new_id()[:12]
         self._local: dict[str, Reply] = {}
         self._background: list[asyncio.Task[None]] = []
@@ -185,27 +190,29 @@ class ReplyManager:
     ) -> None:
         flusher = asyncio.create_task(self._flush(reply))
         start = reply.events[0].data
-        await self.store.save_reply_meta(
-            reply.id,
-            {
-                "session": reply.session_id,
-                "owner": reply.owner,
-                "status": "running",
-                "worker": self.worker_id,
-                "started_at": repr(time.time()),
-                "persona": str(start.get("persona", "")),
-                "model": str(start.get("model", "")),
-            },
-            running=True,
-        )
         parts: list[str] = []
         finish = Finish()
         error: ParlourError | None = None
-        reply.generating = True
         timer = Timer()
         m = self.metrics
         m.active.inc()
         try:
+            await self.store.save_reply_meta(
+                reply.id,
+                {
+                    "session": reply.session_id,
+                    "owner": reply.owner,
+                    "status": "running",
+                    "worker": self.worker_id,
+                    "started_at": repr(time.time()),
+                    "persona": str(start.get("persona", "")),
+                    "model": str(start.get("model", "")),
+                },
+                running=True,
+            )
+            reply.generating = True
+            if reply.stopped:  # stopped before it began
+                raise asyncio.CancelledError
             async for item in provider.stream(request):
                 if isinstance(item, TextDelta):
                     if not parts:
@@ -278,11 +285,13 @@ class ReplyManager:
         error: ParlourError | None,
         reason: str,
     ) -> str | None:
-        try:
-            return await persist(text, status, error, reason)
-        except (RedisError, ParlourError):
-            log.warning("reply %s: the assistant message could not be stored", reply.id)
-            return None
+        for attempt in range(_PERSIST_ATTEMPTS):
+            try:
+                return await persist(text, status, error, reason)
+            except (RedisError, ParlourError):
+                log.warning("reply %s: storing the message failed (try %d)", reply.id, attempt + 1)
+                await asyncio.sleep(0.5 * 2**attempt)
+        return None
 
     async def _flush(self, reply: Reply) -> None:
         """Copy the reply's events to its Redis Stream in batches; keep the lock fresh."""
@@ -311,9 +320,6 @@ class ReplyManager:
 
     # --- reading --------------------------------------------------------------
 
-    def local(self, rid: str) -> Reply | None:
-        return self._local.get(rid)
-
     async def follow(self, rid: str, after: int = 0) -> AsyncIterator[ReplyEvent | None]:
         """The reply's events after sequence number ``after``; ``None`` while silent."""
         reply = self._local.get(rid)
@@ -327,6 +333,8 @@ class ReplyManager:
     async def _follow_local(self, reply: Reply, after: int) -> AsyncIterator[ReplyEvent | None]:
         index = after
         while True:
+            if reply.finished and index >= len(reply.events):
+                return  # resumed at or after the end: nothing more will come
             if not await reply.wait_beyond(index, self.heartbeat):
                 yield Heartbeat
                 continue
@@ -339,21 +347,31 @@ class ReplyManager:
 
     async def _follow_stream(self, rid: str, after: int) -> AsyncIterator[ReplyEvent | None]:
         entry = "0"
-        block_ms = int(self.heartbeat * 1000)
+        block_ms = max(1, int(self.max_block * 1000))
+        silent_since = time.monotonic()
         while True:
             batches = await self.store.read_events(rid, entry, block_ms)
             if not batches:
-                if not await self.store.reply_meta(rid):
+                meta = await self.store.reply_meta(rid)
+                if not meta:
                     raise NotFound("This reply is no longer available.")
-                yield Heartbeat
+                if meta.get("status") != "running" and entry == "0":
+                    # Finished, and its stream has expired: the text is in the conversation.
+                    raise NoReplyInProgress("This reply has finished; its text is in the history.")
+                if time.monotonic() - silent_since >= self.heartbeat:
+                    silent_since = time.monotonic()
+                    yield Heartbeat
                 continue
-            fresh = [e for _entry, events in batches for e in events if e.seq > after]
+            silent_since = time.monotonic()
+            events = [e for _entry, batch in batches for e in batch]
             entry = batches[-1][0]
-            for event in coalesce(fresh):
+            for event in coalesce([e for e in events if e.seq > after]):
                 after = event.seq
                 yield event
                 if event.final:
                     return
+            if any(e.final for e in events):
+                return  # resumed at or after the end
 
     # --- stopping -------------------------------------------------------------
 
@@ -366,8 +384,10 @@ class ReplyManager:
             await self.store.publish_stop(rid)
 
     def _cancel(self, reply: Reply) -> None:
-        if reply.task is not None and reply.generating and not reply.stopped:
-            reply.stopped = True
+        if reply.stopped or reply.finished:
+            return
+        reply.stopped = True  # checked before generation starts, too
+        if reply.task is not None and reply.generating:
             reply.task.cancel()
 
     async def listen_for_stops(self) -> None:

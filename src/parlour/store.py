@@ -16,6 +16,7 @@ Layout (``P`` is the configured key prefix)::
     P:account:{uid}              hash  id username password_hash is_admin disabled created_at
     P:accounts:names             hash  lower-cased username -> uid
     P:accounts                   zset  uids by creation time
+    P:accounts:first             str   set once: the first account (the admin) was claimed
     P:login:{digest}             hash  a signed-in browser: uid csrf created_at (TTL)
     P:account:{uid}:logins       set   digests of the account's sign-ins
     P:token:{digest}             hash  an API token: id uid name created_at
@@ -28,6 +29,7 @@ Writes that touch several keys run as Lua scripts, so they are atomic.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -102,6 +104,14 @@ return 0
 """
 
 
+_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def is_id(value: str) -> bool:
+    """Whether ``value`` has the shape of the ids Parlour makes (128 random bits, hex)."""
+    return _ID.fullmatch(value) is not None
+
+
 def _today() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime())
 
@@ -159,6 +169,9 @@ class Keys:
 
     def accounts(self) -> str:
         return f"{self.p}:accounts"
+
+    def first_account(self) -> str:
+        return f"{self.p}:accounts:first"
 
     def login(self, digest: str) -> str:
         return f"{self.p}:login:{digest}"
@@ -228,6 +241,8 @@ class ConversationStore:
 
     async def get_session(self, owner: str, sid: str) -> SessionInfo:
         """The session, if it exists and belongs to ``owner``; else :class:`NotFound`."""
+        if not is_id(sid):  # never let a crafted id name another key
+            raise NotFound("This conversation does not exist.")
         raw = cast(dict[str, str], await self.redis.hgetall(self.keys.session(sid)))
         if not raw or raw.get("owner") != owner:
             raise NotFound("This conversation does not exist.")
@@ -406,6 +421,8 @@ class ConversationStore:
             await pipe.execute()
 
     async def reply_meta(self, rid: str) -> dict[str, str]:
+        if not is_id(rid):
+            return {}
         return cast(dict[str, str], await self.redis.hgetall(self.keys.reply(rid)))
 
     async def append_events(self, rid: str, events: Sequence[ReplyEvent], *, final: bool) -> None:
@@ -429,6 +446,10 @@ class ConversationStore:
                 batch = json.loads(fields["b"])
                 out.append((entry_id, [ReplyEvent(seq, kind, data) for seq, kind, data in batch]))
         return out
+
+    async def has_events(self, rid: str) -> bool:
+        """Whether the reply's stream still exists (finished streams expire)."""
+        return bool(await self.redis.exists(self.keys.reply_events(rid)))
 
     async def all_events(self, rid: str) -> list[ReplyEvent]:
         """Every event stored for the reply, in order."""

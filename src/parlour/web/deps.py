@@ -89,8 +89,10 @@ async def current_principal(request: Request, services: ServicesDep) -> Principa
     if not cookie:
         raise Unauthorized()
     account, csrf = await accounts.from_cookie(cookie)
-    if request.method in UNSAFE_METHODS:
-        sent = request.headers.get("x-csrf-token", "")
+    # The tutorial's stream sends a message with GET (EventSource cannot set headers,
+    # so it may carry the token as ?csrf_token=).
+    if request.method in UNSAFE_METHODS or request.url.path == "/chat/stream":
+        sent = request.headers.get("x-csrf-token") or request.query_params.get("csrf_token", "")
         if not hmac.compare_digest(sent.encode(), csrf.encode()):
             raise Forbidden(
                 "This request is missing its CSRF token (X-CSRF-Token). Reload the page and "

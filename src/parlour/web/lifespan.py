@@ -178,6 +178,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             lock_ttl=settings.reply_lock_ttl_seconds,
             metrics=metrics,
             max_per_owner=settings.max_concurrent_replies if with_accounts else 0,
+            redis_timeout=settings.redis_socket_timeout,
         )
         personas = PersonaCatalog()
         chat = ChatService(

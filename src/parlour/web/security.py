@@ -11,12 +11,12 @@ from parlour.web.errors import error_response
 # The page runs only its own scripts; model output can never bring in one.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "img-src 'self' data: https:; connect-src 'self'; font-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 # FastAPI's interactive API pages start with an inline script.
 DOCS_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
-DOCS_PATHS = ("/docs", "/redoc")
+DOCS_PATHS = ("/docs",)
 
 _COMMON = [
     (b"x-content-type-options", b"nosniff"),
@@ -84,5 +84,11 @@ def install_cors(app: FastAPI, origins: list[str]) -> None:
         allow_origins=["*"] if wildcard else origins,
         allow_credentials=not wildcard,
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
-        allow_headers=["Content-Type", "Last-Event-ID", "X-Request-ID", "Authorization"],
+        allow_headers=[
+            "Content-Type",
+            "Last-Event-ID",
+            "X-Request-ID",
+            "Authorization",
+            "X-CSRF-Token",
+        ],
     )

@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 
 import orjson
 from fastapi.sse import ServerSentEvent
+from redis.exceptions import RedisError
 
 from parlour.domain import ReplyEvent
-from parlour.errors import ParlourError
+from parlour.errors import ParlourError, StorageUnavailable
 
 HEARTBEAT = ServerSentEvent(comment="keep-alive")
 
@@ -50,7 +51,9 @@ async def relay(
             frame = tutorial_event(event) if tutorial else api_event(event)
             if frame is not None:
                 yield frame
-    except ParlourError as exc:
+    except (ParlourError, RedisError) as exc:
+        if isinstance(exc, RedisError):
+            exc = StorageUnavailable()
         data: dict[str, object] = {"code": exc.code, "message": exc.message}
         if tutorial:
             yield ServerSentEvent(data={"type": "error", "content": exc.message})

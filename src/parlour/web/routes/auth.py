@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from parlour.accounts import Account, AccountService
+from parlour.accounts import Account, AccountService, check_password, check_username
 from parlour.errors import Forbidden, NotFound, Unauthorized
 from parlour.web.deps import (
     CSRF_COOKIE,
@@ -80,7 +80,9 @@ async def signup(
     body: SignupIn, request: Request, response: Response, accounts: Accounts, services: ServicesDep
 ) -> SignedIn:
     """Create an account and sign in. The first account is an administrator."""
-    first = await accounts.count() == 0
+    check_username(body.username)  # before an invitation is used up
+    check_password(body.password)
+    first = await accounts.claim_first()
     policy = services.settings.signup
     if not first:
         if policy == "closed":

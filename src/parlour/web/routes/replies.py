@@ -82,6 +82,8 @@ async def find_reply(
         meta = await services.store.reply_meta(reply_id)
         if meta.get("session") != session_id:
             raise NoReplyInProgress("This reply does not exist or has expired.")
+        if meta.get("status") != "running" and not await services.store.has_events(reply_id):
+            raise NoReplyInProgress("This reply has finished; its text is in the history.")
         return reply_id
     running = await services.store.running_reply(session_id)
     if running is None:
