@@ -288,6 +288,8 @@ class ReplyManager:
         for attempt in range(_PERSIST_ATTEMPTS):
             try:
                 return await persist(text, status, error, reason)
+            except NotFound:
+                return None  # the session was deleted meanwhile: nothing to store it in
             except (RedisError, ParlourError):
                 log.warning("reply %s: storing the message failed (try %d)", reply.id, attempt + 1)
                 await asyncio.sleep(0.5 * 2**attempt)
