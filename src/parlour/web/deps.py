@@ -46,7 +46,9 @@ class Services:
     limiter: Limiter | None = None  # only with AUTH_MODE=password
 
 
-def get_services(request: Request) -> Services:
+# Dependencies are coroutines even where nothing is awaited: FastAPI runs a plain
+# function in its thread pool, a thread hop on every request.
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -104,7 +106,7 @@ async def current_principal(request: Request, services: ServicesDep) -> Principa
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def caller(principal: CurrentPrincipal) -> str:
+async def caller(principal: CurrentPrincipal) -> str:
     return principal.id
 
 

@@ -48,7 +48,7 @@ def user_out(account: Account) -> UserOut:
     )  # fmt: skip
 
 
-def account_service(services: ServicesDep) -> AccountService:
+async def account_service(services: ServicesDep) -> AccountService:
     return accounts_of(services)
 
 
