@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.sse import format_sse_event
 
 from parlour.domain import ReplyEvent
-from parlour.web.sse import api_event, tutorial_event
+from parlour.web.sse import api_frame, tutorial_frame
 
 
 def wire(event: ReplyEvent, tutorial: bool = False) -> bytes | None:
-    frame = tutorial_event(event) if tutorial else api_event(event)
-    if frame is None:
-        return None
-    return format_sse_event(data_str=frame.raw_data, event=frame.event, id=frame.id)
+    return tutorial_frame(event) if tutorial else api_frame(event)
 
 
 @pytest.mark.parametrize(
@@ -23,6 +19,8 @@ def wire(event: ReplyEvent, tutorial: bool = False) -> bytes | None:
          b'event: delta\ndata: {"content":"Hi"}\nid: 2\n\n'),
         (ReplyEvent(3, "delta", {"content": "a\nb"}),
          b'event: delta\ndata: {"content":"a\\nb"}\nid: 3\n\n'),
+        (ReplyEvent(3, "delta", {"content": "a\r\nb\rc\u2028"}),
+         'event: delta\ndata: {"content":"a\\r\\nb\\rc\u2028"}\nid: 3\n\n'.encode()),
         (ReplyEvent(4, "done", {"finish_reason": "stop"}),
          b'event: done\ndata: {"finish_reason":"stop"}\nid: 4\n\n'),
         (ReplyEvent(5, "error", {"code": "x", "message": "m"}),

@@ -1,43 +1,76 @@
-"""Turning reply events into Server-Sent Events: pure functions, tested by tables."""
+"""Turning reply events into Server-Sent Events.
+
+A reply's stream is FastAPI's :class:`~fastapi.sse.EventSourceResponse` over
+frames encoded here, once each, straight to bytes. The route returns the
+response instead of being a generator endpoint: FastAPI's generator path runs
+a producer task and a keep-alive task joined by memory streams for every
+response, a few task switches per frame, and the reply stream already sends
+its own keep-alive comments while the model is silent.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
-from fastapi.sse import ServerSentEvent
+from fastapi.sse import EventSourceResponse, format_sse_event
 from redis.exceptions import RedisError
 
 from parlour.domain import ReplyEvent
 from parlour.errors import ParlourError, StorageUnavailable
 
-HEARTBEAT = ServerSentEvent(comment="keep-alive")
+HEARTBEAT = format_sse_event(comment="keep-alive")
+_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # nginx: do not buffer
+
+# For a route's ``responses=``: the schema of what it streams. (Such a route keeps the
+# plain ``response_class``: FastAPI treats every ``EventSourceResponse`` route as a
+# generator endpoint.)
+OPENAPI: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A stream of Server-Sent Events (`text/event-stream`).",
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "data": {"type": "string"},
+                        "event": {"type": "string"},
+                        "id": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
 
 
-def _json(data: object) -> str:
-    # Encoded once here (orjson: compact UTF-8), not by FastAPI's generic encoder per frame.
-    return orjson.dumps(data).decode()
+def _frame(data: object, event: str | None = None, id: int | None = None) -> bytes:
+    # orjson escapes every line break, so the JSON is one ``data:`` line as it is.
+    head = b"event: " + event.encode() + b"\n" if event is not None else b""
+    tail = b"\nid: " + str(id).encode() + b"\n\n" if id is not None else b"\n\n"
+    return head + b"data: " + orjson.dumps(data) + tail
 
 
-def api_event(event: ReplyEvent) -> ServerSentEvent:
+def api_frame(event: ReplyEvent) -> bytes:
     """``/api/v1``: named events, each with the reply's sequence number as its id."""
-    return ServerSentEvent(event=event.kind, raw_data=_json(event.data), id=str(event.seq))
+    return _frame(event.data, event.kind, event.seq)
 
 
-def tutorial_event(event: ReplyEvent) -> ServerSentEvent | None:
+def tutorial_frame(event: ReplyEvent) -> bytes | None:
     """The tutorial's unnamed events: ``chunk``, then ``end`` or ``error``."""
     if event.kind == "delta":
-        return ServerSentEvent(raw_data=_json({"content": event.data["content"], "type": "chunk"}))
+        return _frame({"content": event.data["content"], "type": "chunk"})
     if event.kind == "done":
-        return ServerSentEvent(raw_data='{"type":"end"}')
+        return _frame({"type": "end"})
     if event.kind == "error":
-        return ServerSentEvent(raw_data=_json({"type": "error", "content": event.data["message"]}))
+        return _frame({"type": "error", "content": event.data["message"]})
     return None
 
 
-async def relay(
+async def frames(
     events: AsyncIterator[ReplyEvent | None], *, tutorial: bool = False
-) -> AsyncIterator[ServerSentEvent]:
+) -> AsyncIterator[bytes]:
     """SSE frames for a reply; a silent model yields comment heartbeats.
 
     An error while following (Redis lost, reply expired) ends the stream with an
@@ -48,14 +81,20 @@ async def relay(
             if event is None:
                 yield HEARTBEAT
                 continue
-            frame = tutorial_event(event) if tutorial else api_event(event)
+            frame = tutorial_frame(event) if tutorial else api_frame(event)
             if frame is not None:
                 yield frame
     except (ParlourError, RedisError) as exc:
         if isinstance(exc, RedisError):
             exc = StorageUnavailable()
-        data: dict[str, object] = {"code": exc.code, "message": exc.message}
         if tutorial:
-            yield ServerSentEvent(data={"type": "error", "content": exc.message})
+            yield _frame({"type": "error", "content": exc.message})
         else:
-            yield ServerSentEvent(event="error", data=data)
+            yield _frame({"code": exc.code, "message": exc.message}, "error")
+
+
+def event_stream(
+    events: AsyncIterator[ReplyEvent | None], *, tutorial: bool = False
+) -> EventSourceResponse:
+    """The response that streams a reply's events (see :func:`frames`)."""
+    return EventSourceResponse(frames(events, tutorial=tutorial), headers=_HEADERS)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, status
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi.sse import EventSourceResponse
 
 from parlour.errors import NoReplyInProgress
 from parlour.replies import Reply
 from parlour.web.deps import Caller, ServicesDep, limit_messages, limit_writes
 from parlour.web.schemas import ErrorOut, MessageCreate, RegenerateIn, StopOut
-from parlour.web.sse import relay
+from parlour.web.sse import OPENAPI, event_stream
 
 router = APIRouter(
     prefix="/api/v1/sessions/{session_id}",
@@ -34,18 +33,17 @@ async def start_reply(
     )
 
 
-@router.post("/messages", response_class=EventSourceResponse)
+@router.post("/messages", response_class=Response, responses=OPENAPI)
 async def send_message(
     reply: Annotated[Reply, Depends(start_reply)], services: ServicesDep
-) -> AsyncIterator[ServerSentEvent]:
+) -> EventSourceResponse:
     """Send a message; the reply streams back as ``start``, ``delta``..., ``done`` or ``error``.
 
     Each event carries an SSE ``id`` (its sequence number in the reply), which
     ``GET .../reply`` accepts as ``Last-Event-ID`` to resume after a disconnect.
     The reply keeps running if the client goes away.
     """
-    async for frame in relay(services.replies.follow(reply.id)):
-        yield frame
+    return event_stream(services.replies.follow(reply.id))
 
 
 async def start_regeneration(
@@ -59,16 +57,15 @@ async def start_regeneration(
     return await services.chat.regenerate(caller, session_id, persona=persona)
 
 
-@router.post("/reply/regenerate", response_class=EventSourceResponse)
+@router.post("/reply/regenerate", response_class=Response, responses=OPENAPI)
 async def regenerate_reply(
     reply: Annotated[Reply, Depends(start_regeneration)], services: ServicesDep
-) -> AsyncIterator[ServerSentEvent]:
+) -> EventSourceResponse:
     """Answer the last message again; the reply that followed it is replaced.
 
     Streams like ``POST .../messages``.
     """
-    async for frame in relay(services.replies.follow(reply.id)):
-        yield frame
+    return event_stream(services.replies.follow(reply.id))
 
 
 async def find_reply(
@@ -99,16 +96,15 @@ def _resume_point(header: str | None, query: int | None) -> int:
     return 0
 
 
-@router.get("/reply", response_class=EventSourceResponse)
+@router.get("/reply", response_class=Response, responses=OPENAPI)
 async def follow_reply(
     rid: Annotated[str, Depends(find_reply)],
     services: ServicesDep,
     last_event_id: Annotated[str | None, Header()] = None,
     after: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
-) -> AsyncIterator[ServerSentEvent]:
+) -> EventSourceResponse:
     """Attach to the reply in progress (or ``reply_id``); resume after ``Last-Event-ID``."""
-    async for frame in relay(services.replies.follow(rid, _resume_point(last_event_id, after))):
-        yield frame
+    return event_stream(services.replies.follow(rid, _resume_point(last_event_id, after)))
 
 
 @router.post(

@@ -6,11 +6,10 @@ in the tutorial; one ``user_id`` never sees another's sessions.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.sse import EventSourceResponse
 
 from parlour.replies import Reply
 from parlour.web.deps import ServicesDep, TutorialCaller, limit_messages, limit_writes
@@ -25,7 +24,7 @@ from parlour.web.schemas import (
     TutorialSession,
     TutorialSessions,
 )
-from parlour.web.sse import relay
+from parlour.web.sse import OPENAPI, event_stream
 
 router = APIRouter(
     tags=["tutorial API"],
@@ -57,13 +56,12 @@ async def start_tutorial_reply(
     return await services.chat.send(caller, session_id, message, persona=role)
 
 
-@router.get("/chat/stream", response_class=EventSourceResponse)
+@router.get("/chat/stream", response_class=Response, responses=OPENAPI)
 async def chat_stream(
     reply: Annotated[Reply, Depends(start_tutorial_reply)], services: ServicesDep
-) -> AsyncIterator[ServerSentEvent]:
+) -> EventSourceResponse:
     """The reply as ``{"content", "type": "chunk"}`` events, then ``end`` or ``error``."""
-    async for frame in relay(services.replies.follow(reply.id), tutorial=True):
-        yield frame
+    return event_stream(services.replies.follow(reply.id), tutorial=True)
 
 
 @router.get("/chat/history")
