@@ -6,10 +6,10 @@ import asyncio
 import time
 
 from parlour.context import build_context
-from parlour.domain import Message, Persona, SessionInfo, new_id, now
+from parlour.domain import Message, ModelInfo, Persona, SessionInfo, new_id, now
 from parlour.errors import InvalidInput, MessageTooLong, ParlourError, RateLimited
 from parlour.personas import PersonaCatalog
-from parlour.providers.base import CompletionRequest
+from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.providers.registry import ModelRegistry
 from parlour.replies import Reply, ReplyManager
 from parlour.store import ConversationStore
@@ -135,11 +135,12 @@ class ChatService:
                     "It renews at midnight UTC.",
                     retry_after=_seconds_to_midnight(),
                 )
-        rid = await self.replies.claim(sid, owner)
+        info, provider = self.models.resolve(session.model)
+        rid = await self.replies.claim(sid, owner, persona=chosen.id, model=info.id)
         try:
             if chosen.id != session.persona:  # only once the message is accepted
                 session = await self.store.update_session(owner, sid, persona=chosen.id)
-            return await self._start(session, chosen, content, rid, replace_from)
+            return await self._start(session, chosen, info, provider, content, rid, replace_from)
         except BaseException:
             await self.replies.release(sid, owner, rid)
             raise
@@ -148,11 +149,12 @@ class ChatService:
         self,
         session: SessionInfo,
         persona: Persona,
+        info: ModelInfo,
+        provider: ChatProvider,
         content: str | None,
         rid: str,
         replace_from: str | None,
     ) -> Reply:
-        info, provider = self.models.resolve(session.model)
         history = await self.store.recent_messages(session.id, self.context_messages)
         # Work out the turn and its history before anything is changed, so a refusal
         # (say, a message too long for the context) loses nothing.

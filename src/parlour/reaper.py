@@ -73,7 +73,8 @@ class Reaper:
             final = ReplyEvent(seq, "error", {"code": error.code, "message": error.message,
                                               "message_id": message_id})  # fmt: skip
             await self.store.append_events(rid, [final], final=True)
-            await self.store.save_reply_meta(rid, {"status": "interrupted"})
-            await self.store.release_reply(meta["session"], meta["owner"], rid)
+            await self.store.release_reply(
+                meta["session"], meta["owner"], rid, status="interrupted"
+            )
             log.warning("reply %s was interrupted: its process stopped", rid)
         await self.store.forget_running(rid)

@@ -8,9 +8,11 @@ events are numbered from 1 (``start``, ``delta``..., then ``done`` or
 
 * into an in-memory list on the :class:`Reply`, which readers in the same
   process follow directly (no Redis round trip per token);
-* into the reply's Redis Stream, in small batches (every ``flush_interval``
-  seconds), for readers in other processes and for resuming after a
-  disconnect. The final event is flushed at once.
+* into the reply's Redis Stream, in small batches, for readers in other
+  processes and for resuming after a disconnect. One task per process (the
+  *journal*) writes every running reply's new events each ``flush_interval``
+  seconds in one pipelined round trip, and keeps their session locks fresh in
+  the same trip; a reply's final event is written at once.
 
 A reader asks for the events after a sequence number and gets each one once,
 in order, whichever way it reads. The reply's task owns the session's reply
@@ -47,7 +49,7 @@ from parlour.errors import (
 from parlour.metrics import Metrics, Timer
 from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.reaper import Reaper
-from parlour.store import ConversationStore
+from parlour.store import ConversationStore, Fields
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,10 @@ class Reply:
     task: asyncio.Task[None] | None = None
     stopped: bool = False
     generating: bool = False  # only then may a stop cancel the task
+    releasing: bool = False  # its lock is being given up: the journal stops renewing it
+    journaled: int = 0  # events written to the Redis Stream so far
+    beat: float = field(default_factory=time.monotonic)  # when the lock was last renewed
+    all_journaled: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def emit(self, kind: str, data: dict[str, object]) -> ReplyEvent:
@@ -140,14 +146,25 @@ class ReplyManager:
         self.worker_id = new_id()[:12]
         self._local: dict[str, Reply] = {}
         self._background: list[asyncio.Task[None]] = []
+        self._journal_task: asyncio.Task[None] | None = None
+        self._urgent = asyncio.Event()  # a final event waits: write without waiting the interval
 
     # --- starting -------------------------------------------------------------
 
-    async def claim(self, session_id: str, owner: str) -> str:
+    async def claim(self, session_id: str, owner: str, *, persona: str, model: str) -> str:
         """Take the session's reply lock for a new reply; returns the reply's id."""
         rid = new_id()
+        facts: Fields = {
+            "session": session_id,
+            "owner": owner,
+            "status": "running",
+            "worker": self.worker_id,
+            "started_at": repr(time.time()),
+            "persona": persona,
+            "model": model,
+        }
         claimed = await self.store.try_lock_reply(
-            session_id, owner, rid, self.lock_ttl, self.max_per_owner
+            session_id, owner, rid, self.lock_ttl, self.max_per_owner, facts
         )
         if claimed == 0:
             raise ReplyInProgress()
@@ -159,8 +176,10 @@ class ReplyManager:
             )
         return rid
 
-    async def release(self, session_id: str, owner: str, rid: str) -> None:
-        await self.store.release_reply(session_id, owner, rid)
+    async def release(
+        self, session_id: str, owner: str, rid: str, *, status: str = "error", tokens: int = 0
+    ) -> None:
+        await self.store.release_reply(session_id, owner, rid, status=status, tokens=tokens)
 
     def start(
         self,
@@ -176,6 +195,8 @@ class ReplyManager:
         reply = Reply(rid, session_id, owner)
         reply.emit("start", {"reply_id": rid, "session_id": session_id, **start_data})
         self._local[rid] = reply
+        if self._journal_task is None or self._journal_task.done():
+            self._journal_task = asyncio.create_task(self._journal(), name="reply-journal")
         reply.task = asyncio.create_task(
             self._run(reply, provider, request, persist), name=f"reply-{rid}"
         )
@@ -188,8 +209,6 @@ class ReplyManager:
         request: CompletionRequest,
         persist: Persist,
     ) -> None:
-        flusher = asyncio.create_task(self._flush(reply))
-        start = reply.events[0].data
         parts: list[str] = []
         finish = Finish()
         error: ParlourError | None = None
@@ -197,19 +216,6 @@ class ReplyManager:
         m = self.metrics
         m.active.inc()
         try:
-            await self.store.save_reply_meta(
-                reply.id,
-                {
-                    "session": reply.session_id,
-                    "owner": reply.owner,
-                    "status": "running",
-                    "worker": self.worker_id,
-                    "started_at": repr(time.time()),
-                    "persona": str(start.get("persona", "")),
-                    "model": str(start.get("model", "")),
-                },
-                running=True,
-            )
             reply.generating = True
             if reply.stopped:  # stopped before it began
                 raise asyncio.CancelledError
@@ -239,14 +245,15 @@ class ReplyManager:
             status = "partial" if text else "error"
         else:
             status = "partial" if finish.reason == "stopped" else "complete"
+        reply.releasing = True
         message_id = await self._persist(reply, persist, text, status, error, finish.reason)
         m.reply_duration.observe(timer.elapsed())
         # The session is free as soon as the message is stored, before the client
         # hears the end: a client that sends its next message at once is not refused.
         try:
-            await self.release(reply.session_id, reply.owner, reply.id)
-            if parts:
-                await self.store.add_usage(reply.owner, len(parts))
+            await self.release(
+                reply.session_id, reply.owner, reply.id, status=status, tokens=len(parts)
+            )
         except RedisError:
             log.warning("reply %s: could not release the session lock", reply.id)
         if error is not None:
@@ -268,11 +275,9 @@ class ReplyManager:
                 "done",
                 {"finish_reason": finish.reason, "usage": usage, "message_id": message_id},
             )
+        self._urgent.set()
         try:
-            await flusher
-            await self.store.save_reply_meta(reply.id, {"status": status})
-        except RedisError:
-            log.warning("reply %s: could not finish its bookkeeping in Redis", reply.id)
+            await reply.all_journaled.wait()
         finally:
             self._local.pop(reply.id, None)
 
@@ -295,30 +300,46 @@ class ReplyManager:
                 await asyncio.sleep(0.5 * 2**attempt)
         return None
 
-    async def _flush(self, reply: Reply) -> None:
-        """Copy the reply's events to its Redis Stream in batches; keep the lock fresh."""
-        flushed = 0
-        last_beat = time.monotonic()
-        while True:
-            await reply.wait_beyond(flushed, wait=self.lock_ttl / 3)
-            if not reply.finished:
-                await asyncio.sleep(self.flush_interval)
-            batch = reply.events[flushed:]
+    async def _journal(self) -> None:
+        """Write new events of every local reply to Redis, one round trip per interval."""
+        while self._local:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.flush_interval):
+                    await self._urgent.wait()
+            self._urgent.clear()
             try:
-                if batch:
-                    await self.store.append_events(reply.id, batch, final=batch[-1].final)
-                    flushed += len(batch)
-                if time.monotonic() - last_beat > self.lock_ttl / 3:
-                    await self.store.refresh_reply_lock(
-                        reply.session_id, reply.owner, reply.id, self.lock_ttl
-                    )
-                    last_beat = time.monotonic()
+                await self._journal_once()
             except RedisError:
-                log.warning("reply %s: Redis write failed; will retry", reply.id)
+                log.warning("could not write reply events to Redis; will retry")
                 await asyncio.sleep(0.5)
-                continue
-            if reply.finished and flushed == len(reply.events):
-                return
+            except Exception:
+                log.exception("writing reply events failed; will retry")
+                await asyncio.sleep(0.5)
+
+    async def _journal_once(self) -> None:
+        batches: list[tuple[Reply, int]] = []
+        renew: list[Reply] = []
+        due = time.monotonic() - self.lock_ttl / 3
+        for reply in list(self._local.values()):
+            count = len(reply.events)
+            if reply.journaled < count:
+                batches.append((reply, count))
+            if reply.beat < due and not reply.releasing:
+                renew.append(reply)
+        if not batches and not renew:
+            return
+        await self.store.journal(
+            [(r.id, r.events[r.journaled : n], r.events[n - 1].final) for r, n in batches],
+            [(r.session_id, r.owner, r.id) for r in renew],
+            self.lock_ttl,
+        )
+        for reply, count in batches:
+            reply.journaled = count
+            if reply.finished and count == len(reply.events):
+                reply.all_journaled.set()
+        beat = time.monotonic()
+        for reply in renew:
+            reply.beat = beat
 
     # --- reading --------------------------------------------------------------
 
@@ -417,7 +438,9 @@ class ReplyManager:
                 self._cancel(reply)
             if pending:
                 await asyncio.wait(pending, timeout=10)
-        for task in self._background:
+        for task in [*self._background, self._journal_task]:
+            if task is None:
+                continue
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

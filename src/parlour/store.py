@@ -85,20 +85,33 @@ return -1
 """
 
 _CLAIM_REPLY = """
--- KEYS: the session's reply lock, the owner's running replies
--- ARGV: reply id, ttl, most replies the owner may run at once (0: any number)
+-- KEYS: the session's reply lock, the owner's running replies, the reply's facts,
+--       the running replies (heartbeats)
+-- ARGV: reply id, ttl, most replies the owner may run at once (0: any number),
+--       facts' ttl, now, then the facts as field, value, ...
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local most = tonumber(ARGV[3])
 if most > 0 and redis.call('SCARD', KEYS[2]) >= most then return -1 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[3], unpack(ARGV, 6))
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
 return 1
 """
 
 _RELEASE_REPLY = """
--- KEYS: the session's reply lock, the owner's running replies; ARGV: reply id
+-- KEYS: the session's reply lock, the owner's running replies, the running replies,
+--       the reply's facts, the owner's usage today
+-- ARGV: reply id, its final status, tokens to count
 redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HSET', KEYS[4], 'status', ARGV[2])
+if tonumber(ARGV[3]) > 0 then
+  redis.call('INCRBY', KEYS[5], ARGV[3])
+  redis.call('EXPIRE', KEYS[5], 172800)
+end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
@@ -376,25 +389,39 @@ class ConversationStore:
 
     # --- replies --------------------------------------------------------------
 
-    async def try_lock_reply(self, sid: str, owner: str, rid: str, ttl: int, most: int) -> int:
-        """Claim the session for a new reply: 1 done, 0 one is running, -1 owner at ``most``."""
-        keys = [self.keys.session_reply(sid), self.keys.user_replies(owner)]
-        return int(await self._claim(keys=keys, args=[rid, ttl, most]))
+    async def try_lock_reply(
+        self, sid: str, owner: str, rid: str, ttl: int, most: int, facts: Fields
+    ) -> int:
+        """Claim the session for a new reply: 1 done, 0 one is running, -1 owner at ``most``.
+
+        A claimed reply's ``facts`` are stored and it is listed among the running ones.
+        """
+        keys = [
+            self.keys.session_reply(sid),
+            self.keys.user_replies(owner),
+            self.keys.reply(rid),
+            self.keys.running_replies(),
+        ]
+        args: list[EncodableT] = [rid, ttl, most, max(self.reply_stream_ttl, 86_400), now()]
+        for name, value in facts.items():
+            args += [name, value]
+        return int(await self._claim(keys=keys, args=args))
 
     async def running_reply(self, sid: str) -> str | None:
         return cast(str | None, await self.redis.get(self.keys.session_reply(sid)))
 
-    async def refresh_reply_lock(self, sid: str, owner: str, rid: str, ttl: int) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.expire(self.keys.session_reply(sid), ttl)
-            pipe.expire(self.keys.user_replies(owner), ttl)
-            pipe.zadd(self.keys.running_replies(), {rid: now()})
-            await pipe.execute()
-
-    async def release_reply(self, sid: str, owner: str, rid: str) -> None:
-        keys = [self.keys.session_reply(sid), self.keys.user_replies(owner)]
-        await self._release(keys=keys, args=[rid])
-        await self.redis.zrem(self.keys.running_replies(), rid)
+    async def release_reply(
+        self, sid: str, owner: str, rid: str, *, status: str, tokens: int = 0
+    ) -> None:
+        """Free the session: the reply ended with ``status``; count its ``tokens``."""
+        keys = [
+            self.keys.session_reply(sid),
+            self.keys.user_replies(owner),
+            self.keys.running_replies(),
+            self.keys.reply(rid),
+            self.keys.user_usage(owner, _today()),
+        ]
+        await self._release(keys=keys, args=[rid, status, tokens])
 
     async def stale_replies(self, older_than: float) -> list[str]:
         """Running replies whose heartbeat is older than ``older_than`` (a timestamp)."""
@@ -427,11 +454,27 @@ class ConversationStore:
 
     async def append_events(self, rid: str, events: Sequence[ReplyEvent], *, final: bool) -> None:
         """Add a batch of events to the reply's stream; a final batch sets its expiry."""
-        payload = json.dumps([[e.seq, e.kind, e.data] for e in events], ensure_ascii=False)
-        key = self.keys.reply_events(rid)
+        await self.journal([(rid, events, final)], [], 0)
+
+    async def journal(
+        self,
+        batches: Sequence[tuple[str, Sequence[ReplyEvent], bool]],
+        renew: Sequence[tuple[str, str, str]],
+        lock_ttl: int,
+    ) -> None:
+        """In one round trip: event batches for several replies (rid, events, final), and
+        the session locks of running replies (session, owner, rid) renewed for ``lock_ttl``."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(key, {"b": payload})
-            pipe.expire(key, self.reply_stream_ttl if final else max(self.reply_stream_ttl, 86_400))
+            for rid, events, final in batches:
+                key = self.keys.reply_events(rid)
+                pipe.xadd(key, {"b": orjson.dumps([[e.seq, e.kind, e.data] for e in events])})
+                ttl = self.reply_stream_ttl if final else max(self.reply_stream_ttl, 86_400)
+                pipe.expire(key, ttl)
+            stamp = now()
+            for sid, owner, rid in renew:
+                pipe.expire(self.keys.session_reply(sid), lock_ttl)
+                pipe.expire(self.keys.user_replies(owner), lock_ttl)
+                pipe.zadd(self.keys.running_replies(), {rid: stamp})
             await pipe.execute()
 
     async def read_events(
@@ -443,7 +486,7 @@ class ConversationStore:
         out: list[tuple[str, list[ReplyEvent]]] = []
         for _stream, entries in result or []:
             for entry_id, fields in entries:
-                batch = json.loads(fields["b"])
+                batch = orjson.loads(fields["b"])
                 out.append((entry_id, [ReplyEvent(seq, kind, data) for seq, kind, data in batch]))
         return out
 
@@ -457,15 +500,8 @@ class ConversationStore:
         return [
             ReplyEvent(seq, kind, data)
             for _entry_id, fields in entries
-            for seq, kind, data in json.loads(fields["b"])
+            for seq, kind, data in orjson.loads(fields["b"])
         ]
-
-    async def add_usage(self, owner: str, tokens: int) -> None:
-        key = self.keys.user_usage(owner, _today())
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.incrby(key, tokens)
-            pipe.expire(key, 2 * 86_400)
-            await pipe.execute()
 
     async def usage_today(self, owner: str) -> int:
         return int(await self.redis.get(self.keys.user_usage(owner, _today())) or 0)
