@@ -89,6 +89,25 @@ def test_history_is_trimmed_oldest_first_under_a_small_budget(
     assert [m["role"] for m in sent[1:]] == ["user", "assistant"] * len(numbers) + ["user"]
 
 
+def test_context_reads_at_most_context_messages(
+    make_server: ServerFactory, upstream: ScriptedUpstream
+) -> None:
+    server = make_server(context_messages=4)
+    with httpx.Client(base_url=server.url) as client:
+        sid = new_session(client)
+        for i in range(5):
+            send(client, sid, f"message number {i}")
+        sent = upstream.requests[-1]["messages"]
+        stored = history(client, sid)
+    assert len(stored) == 10  # everything is kept...
+    # ...but the model sees only the newest stored messages: two exchanges, then the new turn.
+    assert [m["content"] for m in sent if m["role"] == "user"] == [
+        "message number 2",
+        "message number 3",
+        "message number 4",
+    ]
+
+
 def test_cut_off_mid_stream_stores_the_partial_reply(
     client: httpx.Client, upstream: ScriptedUpstream
 ) -> None:

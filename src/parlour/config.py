@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     stop: list[str] = Field(default_factory=list)
     # Tokens kept free for the reply when the context is trimmed.
     reply_reserve_tokens: int = Field(1024, ge=1)
+    # The most stored messages read to build a turn's context (then trimmed to the window):
+    # the work per turn is bounded by this, however long the conversation grows.
+    context_messages: int = Field(400, ge=2, le=10_000)
 
     local_model_path: Path | None = None
     local_context_window: int = Field(8192, ge=256)

@@ -34,8 +34,8 @@ class Persona:
     icon: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+@dataclass(slots=True)  # not frozen: a frozen dataclass is built field by field, slowly,
+class Message:  # and a turn decodes hundreds of these
     id: str
     role: Role
     content: str
@@ -58,7 +58,7 @@ class SessionInfo:
     message_count: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChatTurn:
     """One message as the model sees it."""
 

@@ -134,8 +134,9 @@ def _title_from(text: str, limit: int = 60) -> str:
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
-def _message_from_json(raw: str | bytes) -> Message:
-    return Message(**orjson.loads(raw))
+def _messages_from_json(raw: list[str]) -> list[Message]:
+    # One parse for the whole page: far cheaper than one call per message.
+    return [Message(**fields) for fields in orjson.loads("[" + ",".join(raw) + "]")]
 
 
 class Keys:
@@ -358,12 +359,12 @@ class ConversationStore:
             pipe.lrange(key, offset, offset + limit - 1)
             pipe.llen(key)
             raw, total = await pipe.execute()
-        return [_message_from_json(r) for r in raw], int(total)
+        return _messages_from_json(raw), int(total)
 
     async def recent_messages(self, sid: str, count: int) -> list[Message]:
         """The newest ``count`` messages, oldest first (reads never grow with history)."""
         raw = await self.redis.lrange(self.keys.messages(sid), -count, -1)
-        return [_message_from_json(r) for r in raw]
+        return _messages_from_json(cast(list[str], raw))
 
     async def truncate_at(self, sid: str, message_id: str, *, keep: bool, depth: int = 200) -> None:
         """Remove everything after a recent user message (and the message too unless ``keep``)."""

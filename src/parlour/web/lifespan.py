@@ -189,6 +189,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             default_persona=settings.default_persona,
             max_message_chars=settings.max_message_chars,
             reply_reserve_tokens=settings.reply_reserve_tokens,
+            context_messages=settings.context_messages,
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
             stop=settings.stop,
