@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from parlour.personas import BUILTIN_PERSONAS
+from tests.conftest import ServerFactory
 from tests.live import collect
 
 
@@ -111,3 +114,20 @@ def test_openapi_page_documents_the_api(client: httpx.Client) -> None:
     assert page.status_code == 200
     assert "/vendor/swagger-ui/swagger-ui-bundle.js" in page.text  # served here: works offline
     assert "cdn." not in page.text
+
+
+def test_a_burst_beyond_the_redis_pool_waits_instead_of_failing(
+    make_server: ServerFactory,
+) -> None:
+    server = make_server(redis_max_connections=4)
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            responses = await asyncio.gather(
+                *(client.post("/api/v1/sessions", json={}) for _ in range(80))
+            )
+            listed = await client.get("/api/v1/sessions", params={"limit": 100})
+            assert listed.json()["total"] == 80
+        return [r.status_code for r in responses]
+
+    assert asyncio.run(burst()) == [201] * 80

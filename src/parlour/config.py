@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     redis_key_prefix: str = "parlour"
     redis_connect_timeout: float = Field(3.0, gt=0)
     redis_socket_timeout: float = Field(5.0, gt=0)
+    # Connections per process; a request that finds them all busy waits for one
+    # (up to REDIS_SOCKET_TIMEOUT) instead of failing.
+    redis_max_connections: int = Field(200, ge=4)
     # Sentinel: comma-separated host:port list, and the monitored master's name.
     redis_sentinels: str | None = None
     redis_sentinel_master: str = "mymaster"

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import RedisError
 
@@ -56,6 +56,7 @@ async def open_redis(settings: Settings, stack: AsyncExitStack) -> tuple[Redis, 
         "socket_connect_timeout": settings.redis_connect_timeout,
         "socket_timeout": settings.redis_socket_timeout,
         "health_check_interval": 30,
+        "max_connections": settings.redis_max_connections,
     }
     url = settings.redis_connection_url()
     if settings.redis_sentinels:
@@ -75,7 +76,10 @@ async def open_redis(settings: Settings, stack: AsyncExitStack) -> tuple[Redis, 
             except EmbeddedRedisError as exc:
                 raise StartupError(str(exc)) from None
             stack.callback(embedded.stop)
-        redis = Redis.from_url(url, **options)
+        # A burst of requests waits for a free connection rather than failing at the limit.
+        wait = settings.redis_socket_timeout
+        pool = BlockingConnectionPool.from_url(url, timeout=wait, **options)
+        redis = Redis.from_pool(pool)
     stack.push_async_callback(redis.aclose)
     try:
         await redis.ping()
