@@ -171,6 +171,26 @@ def test_a_second_message_while_replying_is_refused_with_409(
     assert contents == ["a", "slow reply"]  # nothing interleaved, nothing lost
 
 
+def test_deleting_the_conversation_mid_reply_stores_nothing(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    upstream.enqueue(Reply(["one ", "two ", "three"], delay=0.2))
+    sid = new_session(client)
+    with sse(client, "POST", f"/api/v1/sessions/{sid}/messages", json={"content": "go"}) as (
+        _response,
+        events,
+    ):
+        next(e for e in events if e.event == "delta")
+        assert client.delete(f"/api/v1/sessions/{sid}").status_code == 204
+        final = next(e for e in events if e.event in ("done", "error"))
+    assert final.json()["message_id"] is None  # nowhere to store it
+    assert client.get(f"/api/v1/sessions/{sid}").status_code == 404
+    assert client.get(f"/api/v1/sessions/{sid}/messages").status_code == 404
+    # and the server goes on answering
+    other = new_session(client)
+    assert text_of(send(client, other, "again")) == "You said: again"
+
+
 def test_stop_keeps_the_partial_text(client: httpx.Client, upstream: ScriptedUpstream) -> None:
     upstream.enqueue(Reply([f"w{i} " for i in range(100)], delay=0.05))
     sid = new_session(client)

@@ -136,11 +136,15 @@ class ChatService:
                     retry_after=_seconds_to_midnight(),
                 )
         info, provider = self.models.resolve(session.model)
-        rid = await self.replies.claim(sid, owner, persona=chosen.id, model=info.id)
+        rid, history = await self.replies.claim(
+            sid, owner, persona=chosen.id, model=info.id, history=self.context_messages
+        )
         try:
             if chosen.id != session.persona:  # only once the message is accepted
                 session = await self.store.update_session(owner, sid, persona=chosen.id)
-            return await self._start(session, chosen, info, provider, content, rid, replace_from)
+            return await self._start(
+                session, chosen, info, provider, history, content, rid, replace_from
+            )
         except BaseException:
             await self.replies.release(sid, owner, rid)
             raise
@@ -151,11 +155,11 @@ class ChatService:
         persona: Persona,
         info: ModelInfo,
         provider: ChatProvider,
+        history: list[Message],
         content: str | None,
         rid: str,
         replace_from: str | None,
     ) -> Reply:
-        history = await self.store.recent_messages(session.id, self.context_messages)
         # Work out the turn and its history before anything is changed, so a refusal
         # (say, a message too long for the context) loses nothing.
         cut = replace_from
@@ -192,12 +196,10 @@ class ChatService:
             stop=self.stop,
         )
 
-        async def persist(
-            text: str, status: str, error: ParlourError | None, _reason: str
-        ) -> str | None:
+        def persist(text: str, status: str, error: ParlourError | None, _reason: str) -> Message:
             # A reply stopped before any text is kept too (empty, "partial"): the page
             # shows that it was stopped, and the model never sees an empty turn.
-            message = Message(
+            return Message(
                 new_id(),
                 "assistant",
                 text,
@@ -207,8 +209,6 @@ class ChatService:
                 model=info.id,
                 error=error.code if error else None,
             )
-            await self.store.append_message(session, message)
-            return message.id
 
         return self.replies.start(
             rid,

@@ -32,12 +32,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
-from parlour.domain import Finish, ReplyEvent, TextDelta, new_id
+from parlour.domain import Finish, Message, ReplyEvent, TextDelta, new_id
 from parlour.errors import (
     NoReplyInProgress,
     NotFound,
@@ -53,8 +53,9 @@ from parlour.store import ConversationStore, Fields
 
 log = logging.getLogger(__name__)
 
-# Called once when a reply ends: (text, status, error or None, finish reason) -> message id.
-Persist = Callable[[str, str, ParlourError | None, str], Awaitable[str | None]]
+# Called once when a reply ends: (text, status, error or None, finish reason) -> the
+# assistant message to store.
+Persist = Callable[[str, str, ParlourError | None, str], Message]
 
 Heartbeat = None  # what a subscription yields while the model is silent
 _PERSIST_ATTEMPTS = 5  # storing a finished reply is retried for ~15 s (Redis restarting)
@@ -151,8 +152,14 @@ class ReplyManager:
 
     # --- starting -------------------------------------------------------------
 
-    async def claim(self, session_id: str, owner: str, *, persona: str, model: str) -> str:
-        """Take the session's reply lock for a new reply; returns the reply's id."""
+    async def claim(
+        self, session_id: str, owner: str, *, persona: str, model: str, history: int
+    ) -> tuple[str, list[Message]]:
+        """Take the session's reply lock for a new reply.
+
+        Returns the reply's id and the conversation's newest ``history`` messages,
+        read under the lock.
+        """
         rid = new_id()
         facts: Fields = {
             "session": session_id,
@@ -163,8 +170,8 @@ class ReplyManager:
             "persona": persona,
             "model": model,
         }
-        claimed = await self.store.try_lock_reply(
-            session_id, owner, rid, self.lock_ttl, self.max_per_owner, facts
+        claimed, messages = await self.store.try_lock_reply(
+            session_id, owner, rid, self.lock_ttl, self.max_per_owner, facts, history
         )
         if claimed == 0:
             raise ReplyInProgress()
@@ -174,7 +181,7 @@ class ReplyManager:
                 "to finish or stop it.",
                 retry_after=5,
             )
-        return rid
+        return rid, messages
 
     async def release(
         self, session_id: str, owner: str, rid: str, *, status: str = "error", tokens: int = 0
@@ -246,16 +253,11 @@ class ReplyManager:
         else:
             status = "partial" if finish.reason == "stopped" else "complete"
         reply.releasing = True
-        message_id = await self._persist(reply, persist, text, status, error, finish.reason)
+        # The message is stored and the session freed together, before the client hears
+        # the end: a client that sends its next message at once is not refused.
+        message = persist(text, status, error, finish.reason)
+        message_id = await self._finish(reply, message, status, len(parts))
         m.reply_duration.observe(timer.elapsed())
-        # The session is free as soon as the message is stored, before the client
-        # hears the end: a client that sends its next message at once is not refused.
-        try:
-            await self.release(
-                reply.session_id, reply.owner, reply.id, status=status, tokens=len(parts)
-            )
-        except RedisError:
-            log.warning("reply %s: could not release the session lock", reply.id)
         if error is not None:
             reply.emit(
                 "error",
@@ -281,21 +283,15 @@ class ReplyManager:
         finally:
             self._local.pop(reply.id, None)
 
-    async def _persist(
-        self,
-        reply: Reply,
-        persist: Persist,
-        text: str,
-        status: str,
-        error: ParlourError | None,
-        reason: str,
-    ) -> str | None:
+    async def _finish(self, reply: Reply, message: Message, status: str, tokens: int) -> str | None:
+        """Store the reply's message and free its session; the message's id if stored."""
         for attempt in range(_PERSIST_ATTEMPTS):
             try:
-                return await persist(text, status, error, reason)
-            except NotFound:
-                return None  # the session was deleted meanwhile: nothing to store it in
-            except (RedisError, ParlourError):
+                stored = await self.store.finish_reply(
+                    reply.session_id, reply.owner, reply.id, message, status=status, tokens=tokens
+                )
+                return message.id if stored else None  # not stored: the session was deleted
+            except RedisError:
                 log.warning("reply %s: storing the message failed (try %d)", reply.id, attempt + 1)
                 await asyncio.sleep(0.5 * 2**attempt)
         return None

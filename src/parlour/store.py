@@ -47,6 +47,7 @@ Fields = dict[FieldT, EncodableT]
 _APPEND_MESSAGE = """
 -- KEYS: session hash, messages list, user's sessions zset
 -- ARGV: message json, max messages, ttl seconds (0 = none), timestamp, session id, title if empty
+-- Returns the message count, or -1 if the session does not exist.
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
@@ -86,19 +87,29 @@ return -1
 
 _CLAIM_REPLY = """
 -- KEYS: the session's reply lock, the owner's running replies, the reply's facts,
---       the running replies (heartbeats)
+--       the running replies (heartbeats), the conversation's messages
 -- ARGV: reply id, ttl, most replies the owner may run at once (0: any number),
---       facts' ttl, now, then the facts as field, value, ...
+--       facts' ttl, now, how many of the newest messages to return,
+--       then the facts as field, value, ...
+-- Returns 0 (a reply is running), -1 (the owner runs ``most``), or {1, messages...}
+-- read under the lock, so no reply can add to them meanwhile.
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local most = tonumber(ARGV[3])
 if most > 0 and redis.call('SCARD', KEYS[2]) >= most then return -1 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
-redis.call('HSET', KEYS[3], unpack(ARGV, 6))
+redis.call('HSET', KEYS[3], unpack(ARGV, 7))
 redis.call('EXPIRE', KEYS[3], ARGV[4])
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
-return 1
+local result = {1}
+local count = tonumber(ARGV[6])
+if count > 0 then
+  for _, item in ipairs(redis.call('LRANGE', KEYS[5], -count, -1)) do
+    result[#result + 1] = item
+  end
+end
+return result
 """
 
 _RELEASE_REPLY = """
@@ -114,6 +125,21 @@ if tonumber(ARGV[3]) > 0 then
 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+"""
+
+# Storing a finished reply's message and freeing its session, as one script (one round
+# trip, all or nothing). KEYS: the append's three, then the release's five; ARGV: the
+# append's six, then the release's three. Returns the append's result.
+_FINISH_REPLY = f"""
+local function append(KEYS, ARGV)
+{_APPEND_MESSAGE}
+end
+local function release(KEYS, ARGV)
+{_RELEASE_REPLY}
+end
+local count = append({{KEYS[1], KEYS[2], KEYS[3]}}, {{unpack(ARGV, 1, 6)}})
+release({{KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]}}, {{ARGV[7], ARGV[8], ARGV[9]}})
+return count
 """
 
 
@@ -227,6 +253,7 @@ class ConversationStore:
         self._claim = redis.register_script(_CLAIM_REPLY)
         self._truncate = redis.register_script(_TRUNCATE)
         self._release = redis.register_script(_RELEASE_REPLY)
+        self._finish = redis.register_script(_FINISH_REPLY)
 
     # --- sessions -----------------------------------------------------------
 
@@ -328,24 +355,27 @@ class ConversationStore:
 
     # --- messages -------------------------------------------------------------
 
-    async def append_message(self, session: SessionInfo, message: Message) -> int:
-        """Store ``message`` at the end of the conversation; returns the message count."""
+    def _append_args(self, sid: str, owner: str, message: Message) -> dict[str, Any]:
         title = _title_from(message.content) if message.role == "user" else ""
-        count = await self._append(
-            keys=[
-                self.keys.session(session.id),
-                self.keys.messages(session.id),
-                self.keys.user_sessions(session.owner),
+        return {
+            "keys": [
+                self.keys.session(sid),
+                self.keys.messages(sid),
+                self.keys.user_sessions(owner),
             ],
-            args=[
+            "args": [
                 json.dumps(asdict(message), ensure_ascii=False),
                 self.max_messages,
                 self.ttl_seconds,
                 repr(message.timestamp),
-                session.id,
+                sid,
                 title,
             ],
-        )
+        }
+
+    async def append_message(self, session: SessionInfo, message: Message) -> int:
+        """Store ``message`` at the end of the conversation; returns the message count."""
+        count = await self._append(**self._append_args(session.id, session.owner, message))
         if int(count) < 0:
             raise NotFound("This conversation does not exist.")
         return int(count)
@@ -360,11 +390,6 @@ class ConversationStore:
             pipe.llen(key)
             raw, total = await pipe.execute()
         return _messages_from_json(raw), int(total)
-
-    async def recent_messages(self, sid: str, count: int) -> list[Message]:
-        """The newest ``count`` messages, oldest first (reads never grow with history)."""
-        raw = await self.redis.lrange(self.keys.messages(sid), -count, -1)
-        return _messages_from_json(cast(list[str], raw))
 
     async def truncate_at(self, sid: str, message_id: str, *, keep: bool, depth: int = 200) -> None:
         """Remove everything after a recent user message (and the message too unless ``keep``)."""
@@ -391,30 +416,34 @@ class ConversationStore:
     # --- replies --------------------------------------------------------------
 
     async def try_lock_reply(
-        self, sid: str, owner: str, rid: str, ttl: int, most: int, facts: Fields
-    ) -> int:
+        self, sid: str, owner: str, rid: str, ttl: int, most: int, facts: Fields, history: int
+    ) -> tuple[int, list[Message]]:
         """Claim the session for a new reply: 1 done, 0 one is running, -1 owner at ``most``.
 
-        A claimed reply's ``facts`` are stored and it is listed among the running ones.
+        A claimed reply's ``facts`` are stored and it is listed among the running ones;
+        the newest ``history`` messages come back with the claim (oldest first).
         """
         keys = [
             self.keys.session_reply(sid),
             self.keys.user_replies(owner),
             self.keys.reply(rid),
             self.keys.running_replies(),
+            self.keys.messages(sid),
         ]
-        args: list[EncodableT] = [rid, ttl, most, max(self.reply_stream_ttl, 86_400), now()]
+        args: list[EncodableT] = [
+            rid, ttl, most, max(self.reply_stream_ttl, 86_400), now(), history
+        ]  # fmt: skip
         for name, value in facts.items():
             args += [name, value]
-        return int(await self._claim(keys=keys, args=args))
+        result = await self._claim(keys=keys, args=args)
+        if not isinstance(result, list):
+            return int(result), []
+        return 1, _messages_from_json(result[1:])
 
     async def running_reply(self, sid: str) -> str | None:
         return cast(str | None, await self.redis.get(self.keys.session_reply(sid)))
 
-    async def release_reply(
-        self, sid: str, owner: str, rid: str, *, status: str, tokens: int = 0
-    ) -> None:
-        """Free the session: the reply ended with ``status``; count its ``tokens``."""
+    def _release_args(self, sid: str, owner: str, rid: str, status: str, tokens: int) -> Any:
         keys = [
             self.keys.session_reply(sid),
             self.keys.user_replies(owner),
@@ -422,7 +451,27 @@ class ConversationStore:
             self.keys.reply(rid),
             self.keys.user_usage(owner, _today()),
         ]
-        await self._release(keys=keys, args=[rid, status, tokens])
+        return {"keys": keys, "args": [rid, status, tokens]}
+
+    async def release_reply(
+        self, sid: str, owner: str, rid: str, *, status: str, tokens: int = 0
+    ) -> None:
+        """Free the session: the reply ended with ``status``; count its ``tokens``."""
+        await self._release(**self._release_args(sid, owner, rid, status, tokens))
+
+    async def finish_reply(
+        self, sid: str, owner: str, rid: str, message: Message, *, status: str, tokens: int
+    ) -> bool:
+        """Store a reply's message and free its session, in one transaction.
+
+        False if the conversation was deleted meanwhile (the session is freed anyway).
+        """
+        append = self._append_args(sid, owner, message)
+        release = self._release_args(sid, owner, rid, status, tokens)
+        count = await self._finish(
+            keys=append["keys"] + release["keys"], args=append["args"] + release["args"]
+        )
+        return int(count) >= 0
 
     async def stale_replies(self, older_than: float) -> list[str]:
         """Running replies whose heartbeat is older than ``older_than`` (a timestamp)."""
