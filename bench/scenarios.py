@@ -29,7 +29,7 @@ class Sizes:
     poisson_streams: int = 100  # #2
     poisson_rate: float = 20.0  # arrivals per second
     poisson_tokens: int = 50
-    paced_levels: tuple[int, ...] = (25, 50, 100, 250, 500, 1000)  # #3: up to the first miss
+    paced_levels: tuple[int, ...] = (25, 50, 100, 150, 200, 250, 500, 1000)  # #3: to the first miss
     paced_tokens: int = 100  # 2 s of tokens per stream
     paced_ramp: float = 1.0
     paced_workers: int = 2
