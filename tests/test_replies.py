@@ -336,6 +336,24 @@ def test_a_silent_upstream_times_out_before_the_first_token(
     assert events[-1].json()["code"] == "upstream_timeout"
 
 
+def test_an_upstream_silent_between_tokens_times_out_and_keeps_the_text(
+    make_server: ServerFactory, upstream: ScriptedUpstream
+) -> None:
+    server = make_server(upstream_idle_timeout=0.5)
+    upstream.enqueue(Reply(["first ", "much later"], delay=3))
+    with httpx.Client(base_url=server.url) as client:
+        sid = new_session(client)
+        started = time.monotonic()
+        events = send(client, sid, "hello?")
+        stored = history(client, sid)[-1]
+    assert time.monotonic() - started < 2.5
+    assert text_of(events) == "first "
+    assert events[-1].event == "error"
+    assert events[-1].json()["code"] == "upstream_timeout"
+    assert (stored["status"], stored["content"]) == ("partial", "first ")
+    assert len(upstream.requests) == 1  # text was streamed: no retry
+
+
 def test_regenerate_replaces_the_last_reply(
     client: httpx.Client, upstream: ScriptedUpstream
 ) -> None:
