@@ -3,6 +3,7 @@ replies that outlive their connection, stop, resume and the one-reply-at-a-time 
 
 from __future__ import annotations
 
+import socket
 import time
 
 import httpx
@@ -352,6 +353,42 @@ def test_an_upstream_silent_between_tokens_times_out_and_keeps_the_text(
     assert events[-1].json()["code"] == "upstream_timeout"
     assert (stored["status"], stored["content"]) == ("partial", "first ")
     assert len(upstream.requests) == 1  # text was streamed: no retry
+
+
+def test_an_upstream_sending_only_comments_times_out_too(
+    make_server: ServerFactory, upstream: ScriptedUpstream
+) -> None:
+    server = make_server(upstream_idle_timeout=1)
+    upstream.enqueue(Reply(["first ", "much later"], delay=4, keepalive=0.2))
+    with httpx.Client(base_url=server.url) as client:
+        sid = new_session(client)
+        started = time.monotonic()
+        events = send(client, sid, "hello?")
+    assert time.monotonic() - started < 3.5
+    assert text_of(events) == "first "
+    assert events[-1].json()["code"] == "upstream_timeout"
+
+
+def test_lines_cut_across_reads_with_crlf_arrive_whole(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    upstream.enqueue(Reply(["Grüße, ", "世界", "!"], ragged=True, usage={"completion_tokens": 3}))
+    sid = new_session(client)
+    events = send(client, sid, "hi")
+    assert text_of(events) == "Grüße, 世界!"
+    assert events[-1].json()["usage"]["completion_tokens"] == 3
+    assert history(client, sid)[-1]["content"] == "Grüße, 世界!"
+
+
+def test_an_unreachable_model_service_says_so(make_server: ServerFactory) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    server = make_server(openai_base_url=f"http://127.0.0.1:{closed}/v1", upstream_attempts=1)
+    with httpx.Client(base_url=server.url) as client:
+        events = send(client, new_session(client), "anyone there?")
+    assert events[-1].event == "error"
+    assert events[-1].json()["code"] == "upstream_unavailable"
 
 
 def test_regenerate_replaces_the_last_reply(

@@ -35,6 +35,8 @@ class Reply:
     cut: bool = False  # close the connection after the deltas, without [DONE]
     error_event: str | None = None  # an in-band error object after the deltas
     usage: dict[str, int] | None = None
+    keepalive: float = 0.0  # while waiting ``delay``, send a comment line this often
+    ragged: bool = False  # CRLF line ends, and every frame sent in two pieces cut mid-line
 
 
 @dataclass
@@ -110,26 +112,46 @@ class ScriptedUpstream:
             }
             return f"data: {json.dumps(data)}\n\n".encode()
 
+        def pieces(frame: bytes) -> list[bytes]:
+            if not script.ragged:
+                return [frame]
+            frame = frame.replace(b"\n", b"\r\n")
+            return [frame[: len(frame) // 2], frame[len(frame) // 2 :]]
+
+        async def send(frame: bytes) -> AsyncIterator[bytes]:
+            for piece in pieces(frame):
+                yield piece
+                if script.ragged:
+                    await asyncio.sleep(0.01)  # arrives as a read of its own
+
         try:
             if script.first_delay:
                 await asyncio.sleep(script.first_delay)
-            yield chunk({"role": "assistant", "content": ""})
+            async for piece in send(chunk({"role": "assistant", "content": ""})):
+                yield piece
             for i, text in enumerate(script.deltas):
                 if i and script.delay:
-                    await asyncio.sleep(script.delay)
-                yield chunk({"content": text})
+                    waited = 0.0
+                    while script.keepalive and waited + script.keepalive < script.delay:
+                        await asyncio.sleep(script.keepalive)
+                        waited += script.keepalive
+                        yield b": keep-alive\n\n"
+                    await asyncio.sleep(script.delay - waited)
+                async for piece in send(chunk({"content": text})):
+                    yield piece
             if script.error_event is not None:
                 err = {"error": {"message": script.error_event, "type": "server_error"}}
                 yield f"data: {json.dumps(err)}\n\n".encode()
                 return
             if script.cut:
                 raise ConnectionResetError("scripted cut")  # uvicorn drops the connection
-            yield chunk({}, script.finish)
+            ending = chunk({}, script.finish)
             if script.usage is not None:
                 data = {"id": "x", "object": "chat.completion.chunk", "created": 0,
                         "model": model, "choices": [], "usage": script.usage}  # fmt: skip
-                yield f"data: {json.dumps(data)}\n\n".encode()
-            yield b"data: [DONE]\n\n"
+                ending += f"data: {json.dumps(data)}\n\n".encode()
+            async for piece in send(ending + b"data: [DONE]\n\n"):
+                yield piece
         except asyncio.CancelledError:
             self.disconnects += 1
             raise

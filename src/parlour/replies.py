@@ -96,7 +96,7 @@ class Reply:
     generating: bool = False  # only then may a stop cancel the task
     releasing: bool = False  # its lock is being given up: the journal stops renewing it
     journaled: int = 0  # events written to the Redis Stream so far
-    beat: float = field(default_factory=time.monotonic)  # when the lock was last renewed
+    beat: float = 0.0  # when the lock was last renewed (0: the journal renews it at once)
     all_journaled: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -252,11 +252,12 @@ class ReplyManager:
             status = "partial" if text else "error"
         else:
             status = "partial" if finish.reason == "stopped" else "complete"
-        reply.releasing = True
         # The message is stored and the session freed together, before the client hears
-        # the end: a client that sends its next message at once is not refused.
+        # the end: a client that sends its next message at once is not refused. The
+        # journal goes on renewing the lock until then (storing may be retried).
         message = persist(text, status, error, finish.reason)
         message_id = await self._finish(reply, message, status, len(parts))
+        reply.releasing = True
         m.reply_duration.observe(timer.elapsed())
         if error is not None:
             reply.emit(
@@ -384,8 +385,12 @@ class ReplyManager:
             silent_since = time.monotonic()
             events = [e for _entry, batch in batches for e in batch]
             entry = batches[-1][0]
-            for event in coalesce([e for e in events if e.seq > after]):
-                after = event.seq
+            fresh: list[ReplyEvent] = []
+            for event in events:  # a batch written twice (a retried write) counts once
+                if event.seq > after:
+                    fresh.append(event)
+                    after = event.seq
+            for event in coalesce(fresh):
                 yield event
                 if event.final:
                     return

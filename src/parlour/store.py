@@ -87,25 +87,25 @@ return -1
 
 _CLAIM_REPLY = """
 -- KEYS: the session's reply lock, the owner's running replies, the reply's facts,
---       the running replies (heartbeats), the conversation's messages
+--       the conversation's messages
 -- ARGV: reply id, ttl, most replies the owner may run at once (0: any number),
---       facts' ttl, now, how many of the newest messages to return,
+--       facts' ttl, how many of the newest messages to return,
 --       then the facts as field, value, ...
 -- Returns 0 (a reply is running), -1 (the owner runs ``most``), or {1, messages...}
--- read under the lock, so no reply can add to them meanwhile.
+-- read under the lock, so no reply can add to them meanwhile. (The reply's heartbeat
+-- starts once it runs: a claimed reply is not yet the reaper's business.)
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local most = tonumber(ARGV[3])
 if most > 0 and redis.call('SCARD', KEYS[2]) >= most then return -1 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
-redis.call('HSET', KEYS[3], unpack(ARGV, 7))
+redis.call('HSET', KEYS[3], unpack(ARGV, 6))
 redis.call('EXPIRE', KEYS[3], ARGV[4])
-redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
 local result = {1}
-local count = tonumber(ARGV[6])
+local count = tonumber(ARGV[5])
 if count > 0 then
-  for _, item in ipairs(redis.call('LRANGE', KEYS[5], -count, -1)) do
+  for _, item in ipairs(redis.call('LRANGE', KEYS[4], -count, -1)) do
     result[#result + 1] = item
   end
 end
@@ -129,8 +129,10 @@ return 0
 
 # Storing a finished reply's message and freeing its session, as one script (one round
 # trip, all or nothing). KEYS: the append's three, then the release's five; ARGV: the
-# append's six, then the release's three. Returns the append's result.
+# append's six, then the release's three. Returns the append's result, or -2 (nothing
+# done) if the reaper already closed the reply as interrupted.
 _FINISH_REPLY = f"""
+if redis.call('HGET', KEYS[7], 'status') == 'interrupted' then return -2 end
 local function append(KEYS, ARGV)
 {_APPEND_MESSAGE}
 end
@@ -420,19 +422,16 @@ class ConversationStore:
     ) -> tuple[int, list[Message]]:
         """Claim the session for a new reply: 1 done, 0 one is running, -1 owner at ``most``.
 
-        A claimed reply's ``facts`` are stored and it is listed among the running ones;
-        the newest ``history`` messages come back with the claim (oldest first).
+        A claimed reply's ``facts`` are stored; the newest ``history`` messages come
+        back with the claim (oldest first).
         """
         keys = [
             self.keys.session_reply(sid),
             self.keys.user_replies(owner),
             self.keys.reply(rid),
-            self.keys.running_replies(),
             self.keys.messages(sid),
         ]
-        args: list[EncodableT] = [
-            rid, ttl, most, max(self.reply_stream_ttl, 86_400), now(), history
-        ]  # fmt: skip
+        args: list[EncodableT] = [rid, ttl, most, max(self.reply_stream_ttl, 86_400), history]
         for name, value in facts.items():
             args += [name, value]
         result = await self._claim(keys=keys, args=args)
@@ -464,7 +463,9 @@ class ConversationStore:
     ) -> bool:
         """Store a reply's message and free its session, in one transaction.
 
-        False if the conversation was deleted meanwhile (the session is freed anyway).
+        False if the conversation was deleted meanwhile (the session is freed anyway), or
+        if the reply was already closed as interrupted (by another process that took it
+        for dead).
         """
         append = self._append_args(sid, owner, message)
         release = self._release_args(sid, owner, rid, status, tokens)

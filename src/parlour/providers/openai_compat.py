@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx2
 import openai
 import orjson
@@ -61,12 +62,25 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
         return None
 
 
+def _refused(exc: BaseException) -> bool:
+    """A refused or broken connection, which the aiohttp transport reports as a connect
+    timeout (the SDK wraps that again): the service is unreachable, not slow."""
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectionError):
+            return not isinstance(cause, TimeoutError)
+        cause = cause.__cause__
+    return False
+
+
 def classify(exc: BaseException) -> ProviderError:
     """Map an SDK or transport failure to Parlour's error tree (no upstream text kept)."""
     if isinstance(exc, ProviderError):
         return exc
     if isinstance(exc, openai.RateLimitError):
         return UpstreamRateLimited(retry_after=_retry_after(exc))
+    if _refused(exc):
+        return UpstreamUnavailable()
     if isinstance(exc, openai.APITimeoutError | TimeoutError | httpx2.TimeoutException):
         return UpstreamTimeout()
     if isinstance(exc, openai.APIStatusError):
@@ -160,7 +174,7 @@ class OpenAICompatProvider:
             try:
                 async with asyncio.timeout(self.timeouts.first_token):
                     response = await self._open(request)
-                    chunks = _chunks(response)
+                    chunks = _chunks(response, self.timeouts.between_tokens)
                     first = await anext(chunks)
                 async for event in self._relay(first, chunks):
                     sent_text = sent_text or isinstance(event, TextDelta)
@@ -194,7 +208,8 @@ class OpenAICompatProvider:
     async def _relay(
         self, first: dict[str, Any], chunks: AsyncIterator[dict[str, Any]]
     ) -> AsyncIterator[ProviderEvent]:
-        # No timer per chunk: the client's read timeout bounds every silence.
+        # No timer per chunk: the client's read timeout bounds every silence (and
+        # ``_chunks`` one filled with comments only).
         finish_reason: str | None = None
         usage = Usage()
         count = 0
@@ -226,13 +241,16 @@ _RAW_STREAM_HEADER = "X-Stainless-Raw-Response"
 _YIELD_EVERY = 16
 
 
-async def _chunks(response: httpx2.Response) -> AsyncIterator[dict[str, Any]]:
+async def _chunks(response: httpx2.Response, idle: float) -> AsyncIterator[dict[str, Any]]:
     """The JSON objects of an OpenAI-style event stream, until ``data: [DONE]``.
 
     Lines are split from the bytes as they arrive (no text decoding first: the
     JSON parser takes UTF-8). An object carrying ``error`` (an error sent inside
-    the stream) is raised.
+    the stream) is raised. The client's read timeout ends a silent stream; a stream
+    that sends only comments for ``idle`` seconds ends here.
     """
+    loop = asyncio.get_running_loop()
+    last_data = loop.time()
     pending = b""
     async for data in response.aiter_bytes():
         lines = (pending + data).splitlines(keepends=True)
@@ -242,7 +260,10 @@ async def _chunks(response: httpx2.Response) -> AsyncIterator[dict[str, Any]]:
             if chunk is _DONE:
                 return
             if chunk is not None:
+                last_data = loop.time()
                 yield chunk
+        if loop.time() - last_data > idle:
+            raise UpstreamTimeout()
     chunk = _parse(pending)  # a last line without its line break
     if chunk is not None and chunk is not _DONE:
         yield chunk
