@@ -488,16 +488,6 @@ class ConversationStore:
     async def forget_running(self, rid: str) -> None:
         await self.redis.zrem(self.keys.running_replies(), rid)
 
-    async def save_reply_meta(self, rid: str, fields: Fields, *, running: bool = False) -> None:
-        """Record facts about a reply; ``running`` also lists it among the running ones."""
-        key = self.keys.reply(rid)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=fields)
-            pipe.expire(key, max(self.reply_stream_ttl, 86_400))
-            if running:
-                pipe.zadd(self.keys.running_replies(), {rid: now()})
-            await pipe.execute()
-
     async def reply_meta(self, rid: str) -> dict[str, str]:
         if not is_id(rid):
             return {}
