@@ -110,6 +110,15 @@ def test_openapi_page_documents_the_api(client: httpx.Client) -> None:
     schema = client.get("/openapi.json").json()
     assert "/api/v1/sessions/{session_id}/messages" in schema["paths"]
     assert "SessionOut" in schema["components"]["schemas"]
+    streaming = [
+        ("post", "/api/v1/sessions/{session_id}/messages"),
+        ("post", "/api/v1/sessions/{session_id}/reply/regenerate"),
+        ("get", "/api/v1/sessions/{session_id}/reply"),
+        ("get", "/chat/stream"),
+    ]
+    for method, path in streaming:  # the docs say what these answer with
+        content = schema["paths"][path][method]["responses"]["200"]["content"]
+        assert list(content) == ["text/event-stream"], path
     page = client.get("/docs")
     assert page.status_code == 200
     assert "/vendor/swagger-ui/swagger-ui-bundle.js" in page.text  # served here: works offline
