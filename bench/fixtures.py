@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from parlour.domain import Message, new_id, now
 from parlour.embedded import EmbeddedRedis
-from parlour.store import ConversationStore
+from parlour.store import ConversationStore, Keys
 
 OWNER = "local"  # the single local user every /api/v1 request acts as
 FILLER = (
@@ -68,18 +68,37 @@ def create_sessions(port: int, count: int, *, concurrency: int = 16) -> list[str
     return asyncio.run(go())
 
 
-def seed_history(redis_url: str, sessions: list[str], messages: int) -> None:
-    """Store ``messages`` alternating user/assistant messages in each session."""
+def seed_history(redis_url: str, sessions: list[str], messages: int, *, branches: int = 0) -> None:
+    """Store ``messages`` alternating user/assistant messages in each session, as one
+    branch; with ``branches``, that many side branches (an edited user message and its
+    reply) leave it at evenly spaced points, and the long branch stays the active one."""
 
     async def go() -> None:
         async with Redis.from_url(redis_url, decode_responses=True) as redis:
-            store = ConversationStore(redis, max_messages=max(10_000, messages))
+            store = ConversationStore(
+                redis, Keys("parlour"), max_messages=max(10_000, messages + 2 * branches)
+            )
             for sid in sessions:
                 session = await store.get_session(OWNER, sid)
+                path: list[Message] = []
                 for i in range(messages):
                     role = "user" if i % 2 == 0 else "assistant"
                     text = f"{i}: {FILLER}"
-                    message = Message(new_id(), role, text, now(), session.persona, model="bench")
+                    parent = path[-1].id if path else None
+                    message = Message(new_id(), role, text, now(), session.persona,
+                                      model="bench", parent=parent)  # fmt: skip
                     await store.append_message(session, message)
+                    path.append(message)
+                users = [m for m in path if m.role == "user"]
+                step = max(1, len(users) // max(branches, 1))
+                for fork in users[::step][:branches]:
+                    edit = Message(new_id(), "user", f"edited: {FILLER}", now(), session.persona,
+                                   model="bench", parent=fork.parent)  # fmt: skip
+                    await store.append_message(session, edit)
+                    answer = Message(new_id(), "assistant", FILLER, now(), session.persona,
+                                     model="bench", parent=edit.id)  # fmt: skip
+                    await store.append_message(session, answer)
+                if branches and path:
+                    await store.select(session, path[-1].id, descend=False)
 
     asyncio.run(go())

@@ -26,6 +26,7 @@ from bench.scenarios import (
     Stage,
     added_ttft_poisson,
     added_ttft_serial,
+    branched_history,
     concurrent_paced,
     cpu_per_token,
     long_history,
@@ -40,6 +41,7 @@ TARGETS = {
     5: ("first-token time, 10,000 stored messages vs. 10", "within 10 %"),
     6: ("memory per open stream", "≤ 50 KB"),
     7: ("local model through Parlour vs. direct", "tokens/s ratio ≥ 0.95"),
+    8: ("first-token time, 2,000 messages with 50 side branches vs. linear", "within 10 %"),
 }
 
 
@@ -94,12 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     stage = Stage(upstream, redis, sizes)
     rows: list[Row] = []
     try:
-        # #1, #2 and #5 are quiet, paced runs: one single-worker server serves them
+        # #1, #2, #5 and #8 are quiet, paced runs: one single-worker server serves them
         # (and, in a smoke run, #4 and #6 too).
-        if wanted & {1, 2, 5} or (args.quick and wanted & {4, 6}):
+        if wanted & {1, 2, 5, 8} or (args.quick and wanted & {4, 6}):
             with stage.serving() as server:
                 stage.reuse = server if args.quick else None
-                for n, fn in ((1, added_ttft_serial), (2, added_ttft_poisson), (5, long_history)):
+                for n, fn in ((1, added_ttft_serial), (2, added_ttft_poisson), (5, long_history),
+                              (8, branched_history)):  # fmt: skip
                     if n in wanted:
                         rows.append(_guarded(n, lambda fn=fn, s=server: fn(stage, s)))  # type: ignore[misc]
                 for n, fn2 in ((4, cpu_per_token), (6, memory_per_stream)):

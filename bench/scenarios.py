@@ -38,6 +38,8 @@ class Sizes:
     history_pairs: int = 25  # #5
     history_big: int = 10_000
     history_small: int = 10
+    branched_messages: int = 2_000  # #8
+    branches: int = 50
     idle_streams: int = 1000  # #6
     local_tokens: int = 128  # #7
     local_repeats: int = 3
@@ -55,6 +57,8 @@ QUICK = Sizes(
     fast_tokens=200,
     history_pairs=2,
     history_big=200,
+    branched_messages=100,
+    branches=5,
     idle_streams=10,
     local_tokens=8,
     local_repeats=1,
@@ -314,6 +318,32 @@ def cpu_per_token(stage: Stage) -> Row:
 # --- 5: long history -------------------------------------------------------------------------
 
 
+def _first_token_pair(
+    stage: Stage, server: Server, a: list[str], b: list[str]
+) -> tuple[list[float], list[float], list[float]]:
+    """Median first-token times in sessions ``a`` vs. ``b``, interleaved; and how much
+    slower ``b`` is, in %, per run."""
+    s = stage.sizes
+    order = [sid for i, sa in enumerate(a) for sid in (sa, b[i % len(b)])]
+    ratio, t_a, t_b = [], [], []
+    for _ in range(s.repeats):
+        plan = stage.plan(
+            "serial",
+            server,
+            kinds=["parlour"],
+            sessions=order,
+            streams=len(order),
+            tokens=s.serial_tokens,
+        )
+        recs = run_client(plan)["records"]
+        a_t = [r["ttft"] for r in recs[0::2] if r["ttft"] is not None]
+        b_t = [r["ttft"] for r in recs[1::2] if r["ttft"] is not None]
+        t_a.append(pct(a_t, 50) * 1e3)
+        t_b.append(pct(b_t, 50) * 1e3)
+        ratio.append((pct(b_t, 50) / pct(a_t, 50) - 1) * 100)
+    return ratio, t_a, t_b
+
+
 def long_history(stage: Stage, server: Server) -> Row:
     s = stage.sizes
     row = Row(
@@ -325,29 +355,41 @@ def long_history(stage: Stage, server: Server) -> Row:
     big = create_sessions(server.port, 2)
     seed_history(stage.redis.url, small, s.history_small)
     seed_history(stage.redis.url, big, s.history_big)
-    order = [sid for i, sm in enumerate(small) for sid in (sm, big[i % 2])]
-    ratio, t_small, t_big = [], [], []
-    for _ in range(s.repeats):
-        plan = stage.plan(
-            "serial",
-            server,
-            kinds=["parlour"],
-            sessions=order,
-            streams=len(order),
-            tokens=s.serial_tokens,
-        )
-        recs = run_client(plan)["records"]
-        small_t = [r["ttft"] for r in recs[0::2] if r["ttft"] is not None]
-        big_t = [r["ttft"] for r in recs[1::2] if r["ttft"] is not None]
-        t_small.append(pct(small_t, 50) * 1e3)
-        t_big.append(pct(big_t, 50) * 1e3)
-        ratio.append((pct(big_t, 50) / pct(small_t, 50) - 1) * 100)
+    ratio, t_small, t_big = _first_token_pair(stage, server, small, big)
     row.runs = {"slower_pct": ratio, "small_ms": t_small, "big_ms": t_big}
     row.figure = f"{fmt(ratio, '%', 1)} slower"
     row.passed = pct(ratio, 50) <= 10
     row.note = (
         f"median first token {fmt(t_big, 'ms')} with {s.history_big:,} messages vs. "
         f"{fmt(t_small, 'ms')} with {s.history_small} (the context sent is the newest 400)."
+    )
+    return row
+
+
+# --- 8: a branched conversation ----------------------------------------------------------
+
+
+def branched_history(stage: Stage, server: Server) -> Row:
+    s = stage.sizes
+    n, forks = s.branched_messages, s.branches
+    row = Row(
+        8,
+        f"first-token time, {n:,} messages with {forks} side branches vs. {n:,} in one line",
+        "within 10 %",
+    )
+    linear = create_sessions(server.port, 2)
+    branched = create_sessions(server.port, 2)
+    seed_history(stage.redis.url, linear, n)
+    seed_history(stage.redis.url, branched, n, branches=forks)
+    ratio, t_linear, t_branched = _first_token_pair(
+        stage, server, linear * (s.history_pairs // 2), branched
+    )
+    row.runs = {"slower_pct": ratio, "linear_ms": t_linear, "branched_ms": t_branched}
+    row.figure = f"{fmt(ratio, '%', 1)} slower"
+    row.passed = pct(ratio, 50) <= 10
+    row.note = (
+        f"median first token {fmt(t_branched, 'ms')} on the long branch of a tree vs. "
+        f"{fmt(t_linear, 'ms')} in a linear conversation, both past CONTEXT_MESSAGES (400)."
     )
     return row
 

@@ -12,6 +12,7 @@ import pytest
 from redis import Redis
 
 from parlour.embedded import EmbeddedRedis
+from parlour.store import Keys
 from tests.conftest import PairFactory, make_settings
 from tests.live import LiveServer, collect, sse, text_of
 from tests.processes import ServerProcess
@@ -141,8 +142,11 @@ def test_sigterm_lets_short_replies_finish_and_stores_long_ones_as_partial(
     assert time.monotonic() - started < 8
     assert "waiting up to 2 s for 2 running replies" in server.output()
 
-    def last(sid: str) -> dict[str, object]:
-        return dict(json.loads(redis.lrange(f"parlour:session:{sid}:messages", -1, -1)[0]))
+    keys = Keys("parlour")
+
+    def last(sid: str) -> dict[str, object]:  # the active branch's last message, as stored
+        leaf = redis.lindex(keys.path(sid), -1)
+        return dict(json.loads(redis.hget(keys.messages(sid), leaf)))
 
     assert last(short_sid)["status"] == "complete"
     assert last(short_sid)["content"] == "a b c"

@@ -9,6 +9,7 @@ import time
 import httpx
 
 from parlour.personas import BUILTIN_PERSONAS
+from parlour.store import Keys
 from tests.conftest import ServerFactory
 from tests.live import collect, sse, text_of
 from tests.upstream import Reply, ScriptedUpstream, Status
@@ -318,7 +319,7 @@ def test_finished_reply_streams_expire(
     with httpx.Client(base_url=server.url) as client:
         sid = new_session(client)
         rid = send(client, sid, "hi")[0].json()["reply_id"]
-    key = f"parlour:reply:{rid}:events"
+    key = Keys("parlour").reply_events(sid, rid)
     wait_for(lambda: 0 < redis.ttl(key) <= 2, timeout=2)  # the final batch set the expiry
     wait_for(lambda: not redis.exists(key), timeout=5)
 

@@ -6,13 +6,13 @@ import asyncio
 import time
 
 from parlour.context import build_context
-from parlour.domain import Message, ModelInfo, Persona, SessionInfo, new_id, now
+from parlour.domain import Message, ModelInfo, Persona, ReplyFacts, SessionInfo, new_id, now
 from parlour.errors import InvalidInput, MessageTooLong, ParlourError, RateLimited
 from parlour.personas import PersonaCatalog
 from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.providers.registry import ModelRegistry
 from parlour.replies import Reply, ReplyManager
-from parlour.store import ConversationStore
+from parlour.store import Claimed, ConversationStore
 
 
 def _seconds_to_midnight() -> float:
@@ -78,8 +78,7 @@ class ChatService:
 
     async def update_session(
         self,
-        owner: str,
-        sid: str,
+        session: SessionInfo,
         *,
         title: str | None = None,
         persona: str | None = None,
@@ -91,44 +90,44 @@ class ChatService:
             persona = self.personas.get(persona).id
         if model is not None:
             model = self.models.check(model)
-        return await self.store.update_session(
-            owner, sid, title=title, persona=persona, model=model
-        )
+        return await self.store.update_session(session, title=title, persona=persona, model=model)
 
     async def send(
         self,
-        owner: str,
-        sid: str,
+        session: SessionInfo,
         content: str,
         *,
         persona: str | None = None,
-        replace_from: str | None = None,
+        edit_of: str | None = None,
     ) -> Reply:
         """Store the user's message and start the reply; returns it as it begins.
 
-        With ``replace_from`` (the id of one of the user's recent messages), that
-        message and everything after it are replaced: edit and resend.
+        With ``edit_of`` (one of the user's messages on the active branch), the new
+        message becomes its sibling - an edit - and the old one is kept, with
+        everything that followed it, on a branch of its own.
         """
         check_text(content, what="message", max_chars=self.max_message_chars)
-        return await self._begin(owner, sid, persona, content, replace_from=replace_from)
+        return await self._begin(session, persona, content, start_from=edit_of)
 
-    async def regenerate(self, owner: str, sid: str, *, persona: str | None = None) -> Reply:
-        """Answer the last user message again, replacing the reply that followed it."""
-        return await self._begin(owner, sid, persona, None)
+    async def regenerate(
+        self, session: SessionInfo, *, persona: str | None = None, message_id: str | None = None
+    ) -> Reply:
+        """Answer a user message again (``message_id``: it or the reply under it; by
+        default the branch's last one). The new reply is a sibling of the old one."""
+        return await self._begin(session, persona, None, start_from=message_id or "?")
 
     async def _begin(
         self,
-        owner: str,
-        sid: str,
+        session: SessionInfo,
         persona: str | None,
         content: str | None,
         *,
-        replace_from: str | None = None,
+        start_from: str | None,
     ) -> Reply:
-        session = await self.store.get_session(owner, sid)
+        owner = session.owner
         chosen: Persona = self.personas.get(persona or session.persona or self.default_persona)
         if self.daily_token_quota:
-            used = await self.store.usage_today(owner)
+            used = await self.replies.ledger.usage_today(owner)
             if used >= self.daily_token_quota:
                 raise RateLimited(
                     f"You have used today's quota of {self.daily_token_quota} tokens. "
@@ -136,17 +135,22 @@ class ChatService:
                     retry_after=_seconds_to_midnight(),
                 )
         info, provider = self.models.resolve(session.model)
-        rid, history = await self.replies.claim(
-            sid, owner, persona=chosen.id, model=info.id, history=self.context_messages
+        user = Message(new_id(), "user", content or "", now(), chosen.id, model=info.id)
+        again = content is None
+        facts, claimed = await self.replies.claim(
+            session.id,
+            owner,
+            persona=chosen.id,
+            model=info.id,
+            history=self.context_messages,
+            parent="" if again else user.id,
+            start_from=start_from,
+            answer_again=again,
         )
         try:
-            if chosen.id != session.persona:  # only once the message is accepted
-                session = await self.store.update_session(owner, sid, persona=chosen.id)
-            return await self._start(
-                session, chosen, info, provider, history, content, rid, replace_from
-            )
+            return await self._start(session, chosen, info, provider, claimed, user, facts)
         except BaseException:
-            await self.replies.release(sid, owner, rid)
+            await self.replies.release(facts)
             raise
 
     async def _start(
@@ -155,39 +159,40 @@ class ChatService:
         persona: Persona,
         info: ModelInfo,
         provider: ChatProvider,
-        history: list[Message],
-        content: str | None,
-        rid: str,
-        replace_from: str | None,
+        claimed: Claimed,
+        user: Message,
+        facts: ReplyFacts,
     ) -> Reply:
-        # Work out the turn and its history before anything is changed, so a refusal
+        # Work out the turn and its context before anything is changed, so a refusal
         # (say, a message too long for the context) loses nothing.
-        cut = replace_from
-        if content is None:  # regenerate: the last user message, answered anew
-            last = next((m for m in reversed(history) if m.role == "user"), None)
-            if last is None:
+        again = not user.content
+        if again:
+            if claimed.start is None:
                 raise InvalidInput("There is no message to answer again.")
-            content, cut = last.content, last.id
-        if cut is not None:
-            index = next((i for i, m in enumerate(history) if m.id == cut), None)
-            if index is None or history[index].role != "user":
-                raise InvalidInput("That is not one of your recent messages in this conversation.")
-            history = history[:index]
+            content = claimed.start.content
+        else:
+            content = user.content
+            # An edit sits beside the message it replaces; a new message follows the leaf.
+            if claimed.start is not None:
+                user.parent = claimed.start.parent
+            elif claimed.history:
+                user.parent = claimed.history[-1].id
         budget = info.context_window - self.reply_reserve_tokens
-        args = (persona.system_prompt, history, content, budget, provider.count_tokens)
+        args = (persona.system_prompt, claimed.history, content, budget, provider.count_tokens)
         if getattr(provider, "tokenizer_blocks", False):
             turns = await asyncio.to_thread(build_context, *args)
         else:
             turns = build_context(*args)
-        if cut is not None and replace_from is None:  # regenerate: keep the user message
-            await self.store.truncate_at(session.id, cut, keep=True)
-            user_id = cut
+        if again:
+            assert claimed.start is not None
+            # The old reply stays, as a sibling of the new one, off the active branch.
+            await self.store.select(session, claimed.start.id, descend=False, holder=facts.id)
+            user_id = claimed.start.id
         else:
-            if replace_from is not None:
-                await self.store.truncate_at(session.id, replace_from, keep=False)
-            user = Message(new_id(), "user", content, now(), persona.id, model=info.id)
             await self.store.append_message(session, user)
             user_id = user.id
+        if persona.id != session.persona:  # saved only once the message is accepted
+            session = await self.store.update_session(session, persona=persona.id)
         request = CompletionRequest(
             model=info.id,
             messages=turns,
@@ -198,9 +203,10 @@ class ChatService:
 
         def persist(text: str, status: str, error: ParlourError | None, _reason: str) -> Message:
             # A reply stopped before any text is kept too (empty, "partial"): the page
-            # shows that it was stopped, and the model never sees an empty turn.
+            # shows that it was stopped, and the model never sees an empty turn. Its id
+            # is the reply's, so storing it twice stores it once.
             return Message(
-                new_id(),
+                facts.id,
                 "assistant",
                 text,
                 now(),
@@ -208,13 +214,16 @@ class ChatService:
                 status=status,  # type: ignore[arg-type]
                 model=info.id,
                 error=error.code if error else None,
+                parent=user_id,
             )
 
         return self.replies.start(
-            rid,
-            session_id=session.id,
-            owner=session.owner,
-            start_data={"user_message_id": user_id, "model": info.id, "persona": persona.id},
+            facts,
+            start_data={
+                "user_message_id": user_id,
+                "model": info.id,
+                "persona": persona.id,
+            },
             provider=provider,
             request=request,
             persist=persist,

@@ -20,6 +20,8 @@ from parlour import __version__
 from parlour.config import Settings
 from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
 from parlour.logs import setup_logging
+from parlour.store.keys import FORMAT_VERSION, Keys
+from parlour.store.migrate import newer_format_message
 from parlour.web.lifespan import redact
 
 
@@ -37,19 +39,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_redis(settings: Settings) -> str | None:
-    """A clear message if the configured Redis cannot be reached, else None."""
-    url = settings.redis_connection_url()
+def _check_redis(settings: Settings, url: str | None) -> str | None:
+    """A clear message if the Redis at ``url`` cannot be reached or holds data of a newer
+    storage format than this release knows, else None."""
     if url is None:
         return None
     try:
-        with Redis.from_url(url, socket_connect_timeout=settings.redis_connect_timeout) as client:
+        timeout = settings.redis_connect_timeout
+        with Redis.from_url(url, socket_connect_timeout=timeout, decode_responses=True) as client:
             client.ping()
+            stored = client.get(Keys(settings.redis_key_prefix).format())
     except (RedisError, OSError) as exc:
         return (
             f"parlour: cannot reach Redis at {redact(url)} ({type(exc).__name__}).\n"
             "Start it, fix REDIS_URL / REDIS_HOST, or unset them to use the embedded Redis."
         )
+    if stored is not None and str(stored).isdigit() and int(stored) > FORMAT_VERSION:
+        return f"parlour: {newer_format_message(int(stored))}"
     return None
 
 
@@ -89,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     setup_logging(settings)
-    problem = _check_redis(settings)
+    problem = _check_redis(settings, settings.redis_connection_url())
     if problem is not None:
         print(problem, file=sys.stderr)
         return 1
@@ -108,6 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"parlour: {exc}", file=sys.stderr)
                 return 1
             stack.callback(embedded.stop)
+            problem = _check_redis(settings, url)
+            if problem is not None:
+                print(problem, file=sys.stderr)
+                return 1
             os.environ["REDIS_URL"] = url  # the workers build their settings from it
         if workers > 1:
             # prometheus-client adds up the workers' metrics from files kept here.

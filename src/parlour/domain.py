@@ -8,10 +8,21 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Literal
 
 Role = Literal["user", "assistant"]
 MessageStatus = Literal["complete", "partial", "error"]
+
+
+class ReplyStatus(StrEnum):
+    """Where a reply stands (kept in its facts in Redis)."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"  # its process died; closed by another one
 
 
 def new_id() -> str:
@@ -44,6 +55,33 @@ class Message:  # and a turn decodes hundreds of these
     status: MessageStatus = "complete"
     model: str | None = None
     error: str | None = None
+    # The message it follows (None: a first message). Kept in the conversation's tree,
+    # not in the stored message.
+    parent: str | None = None
+
+
+@dataclass(slots=True)
+class MessageNode:
+    """A message of the active branch, with its siblings (its parent's children, oldest
+    first, itself included)."""
+
+    message: Message
+    siblings: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyFacts:
+    """What is known of a reply while it runs (and for a while after)."""
+
+    id: str
+    session: str
+    owner: str
+    status: ReplyStatus
+    parent: str  # the user message it answers ("": the active branch's leaf)
+    persona: str = ""
+    model: str = ""
+    worker: str = ""
+    started_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +94,7 @@ class SessionInfo:
     created_at: float
     updated_at: float
     message_count: int = 0
+    active: str = ""  # the active branch's leaf ("" when empty)
 
 
 @dataclass(slots=True)

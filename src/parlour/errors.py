@@ -13,6 +13,7 @@
     ├── Forbidden                 403  signed in but not allowed (CSRF, admin only, disabled)
     ├── RateLimited               429  an abuse limit was reached (``retry_after`` seconds)
     ├── ReplyInProgress           409  a session already has a reply running
+    ├── ConversationFull          409  the conversation holds HISTORY_MAX_MESSAGES messages
     ├── ReplyInterrupted          (in streams) the process writing a reply died
     ├── StorageUnavailable        503  Redis cannot be reached
     └── ProviderError             502  the model failed; ``retryable`` says if a retry may help
@@ -83,6 +84,15 @@ class ReplyInProgress(ParlourError):
     code = "reply_in_progress"
     default_message = (
         "A reply is still being written in this session. Wait for it to finish or stop it first."
+    )
+
+
+class ConversationFull(ParlourError):
+    status_code = 409
+    code = "conversation_full"
+    default_message = (
+        "This conversation has reached the most messages it can hold. Start a new "
+        "conversation, or delete some branches of this one."
     )
 
 

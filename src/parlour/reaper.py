@@ -16,18 +16,16 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
-from parlour.domain import Message, ReplyEvent, new_id, now
-from parlour.errors import NotFound, ReplyInterrupted
-from parlour.store import ConversationStore
+from parlour.domain import Message, MessageStatus, ReplyEvent, ReplyStatus, now
+from parlour.errors import ReplyInterrupted
+from parlour.store import Finished, ReplyLedger
 
 log = logging.getLogger(__name__)
 
 
 class Reaper:
-    def __init__(
-        self, store: ConversationStore, lock_ttl: int, is_local: Callable[[str], bool]
-    ) -> None:
-        self.store = store
+    def __init__(self, ledger: ReplyLedger, lock_ttl: int, is_local: Callable[[str], bool]) -> None:
+        self.ledger = ledger
         self.lock_ttl = lock_ttl
         self.is_local = is_local  # replies of this process are alive by definition
 
@@ -45,36 +43,36 @@ class Reaper:
         # Heartbeats come every third of the lock's TTL: two missed ones mean the process
         # is gone, and acting then (checking every sixth) beats the session lock's expiry,
         # so no new message can slip in before the interrupted reply is stored.
-        for rid in await self.store.stale_replies(time.time() - self.lock_ttl * 2 / 3):
-            if self.is_local(rid) or not await self.store.claim_cleanup(rid, self.lock_ttl * 4):
+        for sid, rid in await self.ledger.stale_replies(time.time() - self.lock_ttl * 2 / 3):
+            if self.is_local(rid):
                 continue
-            await self._mark_interrupted(rid)
+            if not await self.ledger.claim_cleanup(sid, rid, self.lock_ttl * 4):
+                continue
+            await self._mark_interrupted(sid, rid)
             count += 1
         return count
 
-    async def _mark_interrupted(self, rid: str) -> None:
-        meta = await self.store.reply_meta(rid)
-        events = await self.store.all_events(rid)
-        if meta and not (events and events[-1].final):
+    async def _mark_interrupted(self, sid: str, rid: str) -> None:
+        facts = await self.ledger.facts(sid, rid)
+        events = await self.ledger.all_events(sid, rid)
+        if facts is not None and not (events and events[-1].final):
             text = "".join(str(e.data["content"]) for e in events if e.kind == "delta")
             error = ReplyInterrupted()
-            message_id: str | None = None
-            try:
-                session = await self.store.get_session(meta["owner"], meta["session"])
-            except NotFound:
-                session = None  # deleted meanwhile: nothing to store
-            if session is not None:
-                message = Message(new_id(), "assistant", text, now(), meta.get("persona", ""),
-                                  status="partial" if text else "error",
-                                  model=meta.get("model") or None, error=error.code)  # fmt: skip
-                await self.store.append_message(session, message)
-                message_id = message.id
+            # The reply's own id: storing it twice (a retry, or the process coming
+            # back) stores it once.
+            status: MessageStatus = "partial" if text else "error"
+            message = Message(rid, "assistant", text, now(), facts.persona, status=status,
+                              model=facts.model or None, error=error.code)  # fmt: skip
+            result = await self.ledger.finish(
+                facts, message, ReplyStatus.INTERRUPTED, 0, only_running=True
+            )
+            if result == Finished.NOT_RUNNING:
+                await self.ledger.forget_running(sid, rid)
+                return  # it ended after all
+            message_id = rid if result in (Finished.STORED, Finished.ALREADY) else None
             seq = events[-1].seq + 1 if events else 1
             final = ReplyEvent(seq, "error", {"code": error.code, "message": error.message,
                                               "message_id": message_id})  # fmt: skip
-            await self.store.append_events(rid, [final], final=True)
-            await self.store.release_reply(
-                meta["session"], meta["owner"], rid, status="interrupted"
-            )
+            await self.ledger.append_events(sid, rid, [final], final=True)
             log.warning("reply %s was interrupted: its process stopped", rid)
-        await self.store.forget_running(rid)
+        await self.ledger.forget_running(sid, rid)

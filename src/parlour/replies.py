@@ -33,12 +33,13 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from redis.exceptions import RedisError
 
-from parlour.domain import Finish, Message, ReplyEvent, TextDelta, new_id
+from parlour.domain import Finish, Message, ReplyEvent, ReplyFacts, ReplyStatus, TextDelta, new_id
 from parlour.errors import (
+    InvalidInput,
     NoReplyInProgress,
     NotFound,
     ParlourError,
@@ -49,7 +50,7 @@ from parlour.errors import (
 from parlour.metrics import Metrics, Timer
 from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.reaper import Reaper
-from parlour.store import ConversationStore, Fields
+from parlour.store import Claim, Claimed, Finished, ReplyLedger
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,7 @@ def coalesce(events: list[ReplyEvent]) -> list[ReplyEvent]:
 
 @dataclass(eq=False)
 class Reply:
-    id: str
-    session_id: str
-    owner: str
+    facts: ReplyFacts
     events: list[ReplyEvent] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
     stopped: bool = False
@@ -99,6 +98,18 @@ class Reply:
     beat: float = 0.0  # when the lock was last renewed (0: the journal renews it at once)
     all_journaled: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def id(self) -> str:
+        return self.facts.id
+
+    @property
+    def session_id(self) -> str:
+        return self.facts.session
+
+    @property
+    def owner(self) -> str:
+        return self.facts.owner
 
     def emit(self, kind: str, data: dict[str, object]) -> ReplyEvent:
         event = ReplyEvent(len(self.events) + 1, kind, data)  # type: ignore[arg-type]
@@ -127,7 +138,7 @@ class Reply:
 class ReplyManager:
     def __init__(
         self,
-        store: ConversationStore,
+        ledger: ReplyLedger,
         *,
         heartbeat: float = 15.0,
         flush_interval: float = 0.05,
@@ -136,7 +147,7 @@ class ReplyManager:
         max_per_owner: int = 0,
         redis_timeout: float = 5.0,
     ) -> None:
-        self.store = store
+        self.ledger = ledger
         self.heartbeat = heartbeat
         self.flush_interval = flush_interval
         self.lock_ttl = lock_ttl
@@ -153,54 +164,73 @@ class ReplyManager:
     # --- starting -------------------------------------------------------------
 
     async def claim(
-        self, session_id: str, owner: str, *, persona: str, model: str, history: int
-    ) -> tuple[str, list[Message]]:
-        """Take the session's reply lock for a new reply.
-
-        Returns the reply's id and the conversation's newest ``history`` messages,
-        read under the lock.
-        """
-        rid = new_id()
-        facts: Fields = {
-            "session": session_id,
-            "owner": owner,
-            "status": "running",
-            "worker": self.worker_id,
-            "started_at": repr(time.time()),
-            "persona": persona,
-            "model": model,
-        }
-        claimed, messages = await self.store.try_lock_reply(
-            session_id, owner, rid, self.lock_ttl, self.max_per_owner, facts, history
+        self,
+        session_id: str,
+        owner: str,
+        *,
+        persona: str,
+        model: str,
+        history: int,
+        parent: str = "",
+        start_from: str | None = None,
+        answer_again: bool = False,
+    ) -> tuple[ReplyFacts, Claimed]:
+        """Take the conversation's reply lock for a new reply (see
+        :meth:`ReplyLedger.claim`); returns its facts and its context, read under the lock.
+        Either the reply starts, or :meth:`release` gives the lock back."""
+        facts = ReplyFacts(
+            id=new_id(),
+            session=session_id,
+            owner=owner,
+            status=ReplyStatus.RUNNING,
+            parent=parent,
+            persona=persona,
+            model=model,
+            worker=self.worker_id,
+            started_at=time.time(),
         )
-        if claimed == 0:
-            raise ReplyInProgress()
-        if claimed < 0:
+        most = self.max_per_owner
+        if most and not await self.ledger.take_owner_slot(owner, facts.id, most, self.lock_ttl):
             raise RateLimited(
-                f"You already have {self.max_per_owner} replies being written. Wait for one "
-                "to finish or stop it.",
+                f"You already have {most} replies being written. Wait for one to finish or "
+                "stop it.",
                 retry_after=5,
             )
-        return rid, messages
+        try:
+            claimed = await self.ledger.claim(
+                facts, self.lock_ttl, history, start_from, answer_again=answer_again
+            )
+        except BaseException:
+            await self.ledger.release(facts, ReplyStatus.ERROR)
+            raise
+        if isinstance(claimed, Claim):
+            await self.ledger.release(facts, ReplyStatus.ERROR)
+            if claimed == Claim.BUSY:
+                raise ReplyInProgress()
+            if claimed == Claim.NOT_ON_BRANCH:
+                raise InvalidInput(
+                    "That is not one of your messages on the branch shown in this conversation."
+                )
+            raise NotFound("This conversation does not exist.")
+        if answer_again and claimed.start is not None:
+            facts = replace(facts, parent=claimed.start.id)
+        return facts, claimed
 
-    async def release(
-        self, session_id: str, owner: str, rid: str, *, status: str = "error", tokens: int = 0
-    ) -> None:
-        await self.store.release_reply(session_id, owner, rid, status=status, tokens=tokens)
+    async def release(self, facts: ReplyFacts) -> None:
+        await self.ledger.release(facts, ReplyStatus.ERROR)
 
     def start(
         self,
-        rid: str,
+        facts: ReplyFacts,
         *,
-        session_id: str,
-        owner: str,
         start_data: dict[str, object],
         provider: ChatProvider,
         request: CompletionRequest,
         persist: Persist,
     ) -> Reply:
-        reply = Reply(rid, session_id, owner)
-        reply.emit("start", {"reply_id": rid, "session_id": session_id, **start_data})
+        rid = facts.id
+        reply = Reply(facts)
+        reply.emit("start", {"reply_id": rid, "session_id": facts.session, **start_data})
         self._local[rid] = reply
         if self._journal_task is None or self._journal_task.done():
             self._journal_task = asyncio.create_task(self._journal(), name="reply-journal")
@@ -249,9 +279,10 @@ class ReplyManager:
                 m.upstream_errors.labels(error.code).inc()
         text = "".join(parts)
         if error is not None:
-            status = "partial" if text else "error"
+            status = ReplyStatus.PARTIAL if text else ReplyStatus.ERROR
         else:
-            status = "partial" if finish.reason == "stopped" else "complete"
+            stopped = finish.reason == "stopped"
+            status = ReplyStatus.PARTIAL if stopped else ReplyStatus.COMPLETE
         # The message is stored and the session freed together, before the client hears
         # the end: a client that sends its next message at once is not refused. The
         # journal goes on renewing the lock until then (storing may be retried).
@@ -284,14 +315,16 @@ class ReplyManager:
         finally:
             self._local.pop(reply.id, None)
 
-    async def _finish(self, reply: Reply, message: Message, status: str, tokens: int) -> str | None:
+    async def _finish(
+        self, reply: Reply, message: Message, status: ReplyStatus, tokens: int
+    ) -> str | None:
         """Store the reply's message and free its session; the message's id if stored."""
         for attempt in range(_PERSIST_ATTEMPTS):
             try:
-                stored = await self.store.finish_reply(
-                    reply.session_id, reply.owner, reply.id, message, status=status, tokens=tokens
-                )
-                return message.id if stored else None  # not stored: the session was deleted
+                result = await self.ledger.finish(reply.facts, message, status, tokens)
+                # Stored now, or before (a retried write; the reaper's close uses the same
+                # id); not stored when the conversation was deleted meanwhile.
+                return None if result == Finished.NO_CONVERSATION else message.id
             except RedisError:
                 log.warning("reply %s: storing the message failed (try %d)", reply.id, attempt + 1)
                 await asyncio.sleep(0.5 * 2**attempt)
@@ -325,8 +358,11 @@ class ReplyManager:
                 renew.append(reply)
         if not batches and not renew:
             return
-        await self.store.journal(
-            [(r.id, r.events[r.journaled : n], r.events[n - 1].final) for r, n in batches],
+        await self.ledger.journal(
+            [
+                (r.session_id, r.id, r.events[r.journaled : n], r.events[n - 1].final)
+                for r, n in batches
+            ],
             [(r.session_id, r.owner, r.id) for r in renew],
             self.lock_ttl,
         )
@@ -340,14 +376,14 @@ class ReplyManager:
 
     # --- reading --------------------------------------------------------------
 
-    async def follow(self, rid: str, after: int = 0) -> AsyncIterator[ReplyEvent | None]:
+    async def follow(self, sid: str, rid: str, after: int = 0) -> AsyncIterator[ReplyEvent | None]:
         """The reply's events after sequence number ``after``; ``None`` while silent."""
         reply = self._local.get(rid)
         if reply is not None:
             async for event in self._follow_local(reply, after):
                 yield event
             return
-        async for event in self._follow_stream(rid, after):
+        async for event in self._follow_stream(sid, rid, after):
             yield event
 
     async def _follow_local(self, reply: Reply, after: int) -> AsyncIterator[ReplyEvent | None]:
@@ -365,17 +401,19 @@ class ReplyManager:
                 if event.final:
                     return
 
-    async def _follow_stream(self, rid: str, after: int) -> AsyncIterator[ReplyEvent | None]:
+    async def _follow_stream(
+        self, sid: str, rid: str, after: int
+    ) -> AsyncIterator[ReplyEvent | None]:
         entry = "0"
         block_ms = max(1, int(self.max_block * 1000))
         silent_since = time.monotonic()
         while True:
-            batches = await self.store.read_events(rid, entry, block_ms)
+            batches = await self.ledger.read_events(sid, rid, entry, block_ms)
             if not batches:
-                meta = await self.store.reply_meta(rid)
-                if not meta:
+                facts = await self.ledger.facts(sid, rid)
+                if facts is None:
                     raise NotFound("This reply is no longer available.")
-                if meta.get("status") != "running" and entry == "0":
+                if facts.status != ReplyStatus.RUNNING and entry == "0":
                     # Finished, and its stream has expired: the text is in the conversation.
                     raise NoReplyInProgress("This reply has finished; its text is in the history.")
                 if time.monotonic() - silent_since >= self.heartbeat:
@@ -405,7 +443,7 @@ class ReplyManager:
         if reply is not None:
             self._cancel(reply)
         else:
-            await self.store.publish_stop(rid)
+            await self.ledger.publish_stop(rid)
 
     def _cancel(self, reply: Reply) -> None:
         if reply.stopped or reply.finished:
@@ -418,8 +456,8 @@ class ReplyManager:
         """Stop local replies when another process asks (runs for the app's lifetime)."""
         while True:
             try:
-                async with self.store.redis.pubsub() as pubsub:
-                    await pubsub.subscribe(self.store.keys.stop_channel())
+                async with self.ledger.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self.ledger.keys.stop_channel())
                     async for message in pubsub.listen():
                         if message.get("type") != "message":
                             continue
@@ -451,7 +489,7 @@ class ReplyManager:
         self._background = [
             asyncio.create_task(self.listen_for_stops(), name="stop-listener"),
             asyncio.create_task(
-                Reaper(self.store, self.lock_ttl, self._local.__contains__).run(),
+                Reaper(self.ledger, self.lock_ttl, self._local.__contains__).run(),
                 name="reply-reaper",
             ),
         ]

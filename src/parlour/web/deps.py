@@ -20,12 +20,13 @@ from fastapi import Depends, Query, Request
 from parlour.accounts import Account, AccountService
 from parlour.chat import ChatService
 from parlour.config import Settings
+from parlour.domain import SessionInfo
 from parlour.errors import Forbidden, InvalidInput, Unauthorized
 from parlour.personas import PersonaCatalog
 from parlour.providers.registry import ModelRegistry
 from parlour.ratelimit import Limiter
 from parlour.replies import ReplyManager
-from parlour.store import ConversationStore
+from parlour.store import ConversationStore, ReplyLedger
 
 LOCAL_USER = "local"
 SESSION_COOKIE = "parlour_session"
@@ -38,6 +39,7 @@ _USER_ID = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")
 class Services:
     settings: Settings
     store: ConversationStore
+    ledger: ReplyLedger
     chat: ChatService
     replies: ReplyManager
     models: ModelRegistry
@@ -156,4 +158,22 @@ async def tutorial_caller(
 
 Caller = Annotated[str, Depends(caller)]
 TutorialCaller = Annotated[str, Depends(tutorial_caller)]
+
+
+# Routes get a conversation only through these: checked against its owner, so no route
+# hands a bare id to the store. Another owner's id answers as a missing one does.
+async def owned_conversation(session_id: str, owner: Caller, services: ServicesDep) -> SessionInfo:
+    return await services.store.get_session(owner, session_id)
+
+
+async def tutorial_conversation(
+    owner: TutorialCaller,
+    services: ServicesDep,
+    session_id: Annotated[str, Query(max_length=64)],
+) -> SessionInfo:
+    return await services.store.get_session(owner, session_id)
+
+
+Conversation = Annotated[SessionInfo, Depends(owned_conversation)]
+TutorialConversation = Annotated[SessionInfo, Depends(tutorial_conversation)]
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]

@@ -28,7 +28,8 @@ from parlour.providers.openai_compat import OpenAICompatProvider, RetryPolicy, T
 from parlour.providers.registry import ModelRegistry
 from parlour.ratelimit import Limiter
 from parlour.replies import ReplyManager
-from parlour.store import ConversationStore, Keys
+from parlour.store import ConversationStore, Keys, ReplyLedger
+from parlour.store.migrate import FormatError, ensure_format
 from parlour.web.deps import Services
 
 log = logging.getLogger(__name__)
@@ -157,13 +158,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         providers = await open_providers(settings)
         models = ModelRegistry(providers)
         stack.push_async_callback(models.aclose)
+        keys = Keys(settings.redis_key_prefix)
+        try:
+            await ensure_format(redis, keys)
+        except FormatError as exc:
+            raise StartupError(str(exc)) from None
         store = ConversationStore(
             redis,
-            prefix=settings.redis_key_prefix,
+            keys,
             max_messages=settings.history_max_messages,
             ttl_seconds=int(settings.history_ttl_days * 86_400),
-            reply_stream_ttl=settings.reply_stream_ttl_seconds,
         )
+        ledger = ReplyLedger(redis, keys, store, stream_ttl=settings.reply_stream_ttl_seconds)
         metrics: Metrics = app.state.metrics
         with_accounts = settings.auth_mode == "password"
         accounts: AccountService | None = None
@@ -172,13 +178,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             assert settings.secret_key is not None  # checked by Settings
             accounts = AccountService(
                 redis,
-                Keys(settings.redis_key_prefix),
+                keys,
                 settings.secret_key.get_secret_value(),
                 login_seconds=int(settings.login_days * 86_400),
             )
             limiter = Limiter(redis, redis_url, settings)
         replies = ReplyManager(
-            store,
+            ledger,
             heartbeat=settings.heartbeat_seconds,
             lock_ttl=settings.reply_lock_ttl_seconds,
             metrics=metrics,
@@ -205,7 +211,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.callback(probe.cancel)
         stack.push_async_callback(replies.shutdown, settings.shutdown_grace_seconds)
         app.state.services = Services(
-            settings, store, chat, replies, models, personas, accounts, limiter
+            settings, store, ledger, chat, replies, models, personas, accounts, limiter
         )
         log.info(
             "Parlour ready: models %s (default %s)",

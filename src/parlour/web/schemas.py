@@ -71,7 +71,10 @@ class SessionOut(BaseModel):
     model: str
     created_at: float
     updated_at: float
-    message_count: int
+    message_count: int = Field(description="Messages stored, on every branch.")
+    active_leaf: str | None = Field(
+        None, description="The last message of the branch shown (the active branch)."
+    )
     reply_id: str | None = Field(
         None, description="The reply being written now, if any (GET of one session only)."
     )
@@ -80,6 +83,7 @@ class SessionOut(BaseModel):
     def of(cls, s: SessionInfo, reply_id: str | None = None) -> SessionOut:
         return cls(
             reply_id=reply_id,
+            active_leaf=s.active or None,
             id=s.id,
             title=s.title,
             persona=s.persona,
@@ -120,10 +124,19 @@ class MessageOut(BaseModel):
     status: Literal["complete", "partial", "error"]
     model: str | None = None
     error: str | None = None
+    parent_id: str | None = Field(None, description="The message this one follows.")
+    siblings: list[str] = Field(
+        default_factory=list,
+        description="The ids of every message with the same parent (versions made by edits "
+        "and regenerations), oldest first, this one included: show `< n/m >` when there "
+        "are several, and switch with PUT .../branch.",
+    )
 
     @classmethod
-    def of(cls, m: Message) -> MessageOut:
+    def of(cls, m: Message, siblings: list[str] | None = None) -> MessageOut:
         return cls(
+            parent_id=m.parent,
+            siblings=siblings if siblings is not None else [m.id],
             id=m.id,
             role=m.role,
             content=m.content,
@@ -142,6 +155,21 @@ class MessagePage(BaseModel):
     limit: int
 
 
+class ExportOut(BaseModel):
+    """A conversation as exported (and, later, imported): format ``parlour.conversation``."""
+
+    format: Literal["parlour.conversation"] = "parlour.conversation"
+    version: int = Field(2, description="The export format's version.")
+    session: SessionOut
+    active_leaf: str | None = Field(None, description="The last message of the active branch.")
+    messages: list[MessageOut] = Field(
+        description="Every message on every branch, oldest first; `parent_id` links them "
+        "into a tree (null: a first message)."
+    )
+    items: list[MessageOut] = Field(description="The active branch, oldest first.")
+    total: int = Field(description="How many messages the active branch has.")
+
+
 class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     content: str = Field(description="The user's message.")
@@ -149,14 +177,31 @@ class MessageCreate(BaseModel):
     replace_from: str | None = Field(
         None,
         max_length=64,
-        description="Edit and resend: the id of one of your recent messages; it and everything "
-        "after it are replaced by this message.",
+        description="Edit and resend: the id of one of your messages on the active branch. "
+        "The new message becomes its sibling (same parent) with a reply of its own; the old "
+        "one and everything after it are kept on their own branch.",
     )
 
 
 class RegenerateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     persona: str | None = None
+    message_id: str | None = Field(
+        None,
+        max_length=64,
+        description="The reply to write again (or the user message to answer again); by "
+        "default the active branch's last user message. The new reply is a sibling of the "
+        "old one, which is kept.",
+    )
+
+
+class BranchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message_id: str = Field(
+        max_length=64,
+        description="Any message of the conversation: its branch becomes the active one, "
+        "down to its newest leaf.",
+    )
 
 
 class StopOut(BaseModel):

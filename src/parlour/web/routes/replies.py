@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.sse import EventSourceResponse
 
+from parlour.domain import ReplyStatus
 from parlour.errors import NoReplyInProgress
 from parlour.replies import Reply
-from parlour.web.deps import Caller, ServicesDep, limit_messages, limit_writes
+from parlour.web.deps import Conversation, ServicesDep, limit_messages, limit_writes
 from parlour.web.schemas import ErrorOut, MessageCreate, RegenerateIn, StopOut
 from parlour.web.sse import OPENAPI, event_stream
 
@@ -21,15 +22,14 @@ router = APIRouter(
 
 
 async def start_reply(
-    session_id: str,
+    conversation: Conversation,
     body: MessageCreate,
-    caller: Caller,
     services: ServicesDep,
     _limited: Annotated[None, Depends(limit_messages)],
 ) -> Reply:
     """Runs before the response starts, so bad input still gets a 4xx, not a broken stream."""
     return await services.chat.send(
-        caller, session_id, body.content, persona=body.persona, replace_from=body.replace_from
+        conversation, body.content, persona=body.persona, edit_of=body.replace_from
     )
 
 
@@ -43,49 +43,51 @@ async def send_message(
     ``GET .../reply`` accepts as ``Last-Event-ID`` to resume after a disconnect.
     The reply keeps running if the client goes away.
     """
-    return event_stream(services.replies.follow(reply.id))
+    return event_stream(services.replies.follow(reply.session_id, reply.id))
 
 
 async def start_regeneration(
-    session_id: str,
-    caller: Caller,
+    conversation: Conversation,
     services: ServicesDep,
     _limited: Annotated[None, Depends(limit_messages)],
     body: RegenerateIn | None = None,
 ) -> Reply:
-    persona = body.persona if body is not None else None
-    return await services.chat.regenerate(caller, session_id, persona=persona)
+    body = body or RegenerateIn()
+    return await services.chat.regenerate(
+        conversation, persona=body.persona, message_id=body.message_id
+    )
 
 
 @router.post("/reply/regenerate", response_class=Response, responses=OPENAPI)
 async def regenerate_reply(
     reply: Annotated[Reply, Depends(start_regeneration)], services: ServicesDep
 ) -> EventSourceResponse:
-    """Answer the last message again; the reply that followed it is replaced.
+    """Write a reply again (by default to the last message); the old reply is kept as a
+    sibling of the new one.
 
     Streams like ``POST .../messages``.
     """
-    return event_stream(services.replies.follow(reply.id))
+    return event_stream(services.replies.follow(reply.session_id, reply.id))
 
 
 async def find_reply(
-    session_id: str,
-    caller: Caller,
+    conversation: Conversation,
     services: ServicesDep,
     reply_id: Annotated[str | None, Query(max_length=64)] = None,
-) -> str:
-    await services.store.get_session(caller, session_id)
+) -> tuple[str, str]:
+    sid = conversation.id
     if reply_id is not None:
-        meta = await services.store.reply_meta(reply_id)
-        if meta.get("session") != session_id:
+        facts = await services.ledger.facts(sid, reply_id)
+        if facts is None:
             raise NoReplyInProgress("This reply does not exist or has expired.")
-        if meta.get("status") != "running" and not await services.store.has_events(reply_id):
+        running = facts.status == ReplyStatus.RUNNING
+        if not running and not await services.ledger.has_events(sid, reply_id):
             raise NoReplyInProgress("This reply has finished; its text is in the history.")
-        return reply_id
-    running = await services.store.running_reply(session_id)
-    if running is None:
+        return sid, reply_id
+    rid = await services.ledger.running_reply(sid)
+    if rid is None:
         raise NoReplyInProgress()
-    return running
+    return sid, rid
 
 
 def _resume_point(header: str | None, query: int | None) -> int:
@@ -98,19 +100,23 @@ def _resume_point(header: str | None, query: int | None) -> int:
 
 @router.get("/reply", response_class=Response, responses=OPENAPI)
 async def follow_reply(
-    rid: Annotated[str, Depends(find_reply)],
+    found: Annotated[tuple[str, str], Depends(find_reply)],
     services: ServicesDep,
     last_event_id: Annotated[str | None, Header()] = None,
     after: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
 ) -> EventSourceResponse:
     """Attach to the reply in progress (or ``reply_id``); resume after ``Last-Event-ID``."""
-    return event_stream(services.replies.follow(rid, _resume_point(last_event_id, after)))
+    sid, rid = found
+    return event_stream(services.replies.follow(sid, rid, _resume_point(last_event_id, after)))
 
 
 @router.post(
     "/reply/stop", status_code=status.HTTP_202_ACCEPTED, dependencies=[Depends(limit_writes)]
 )
-async def stop_reply(rid: Annotated[str, Depends(find_reply)], services: ServicesDep) -> StopOut:
+async def stop_reply(
+    found: Annotated[tuple[str, str], Depends(find_reply)], services: ServicesDep
+) -> StopOut:
     """Stop the reply in progress; the text written so far is stored as ``partial``."""
+    _sid, rid = found
     await services.replies.stop(rid)
     return StopOut(reply_id=rid)

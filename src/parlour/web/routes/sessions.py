@@ -8,9 +8,11 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from parlour.errors import MessageTooLong
-from parlour.web.deps import Caller, ServicesDep, limit_writes
+from parlour.web.deps import Caller, Conversation, ServicesDep, limit_writes
 from parlour.web.schemas import (
+    BranchIn,
     ErrorOut,
+    ExportOut,
     MessageOut,
     MessagePage,
     SessionCreate,
@@ -49,77 +51,105 @@ async def list_sessions(
 
 
 @router.get("/{session_id}")
-async def get_session(session_id: str, caller: Caller, services: ServicesDep) -> SessionOut:
-    info = await services.store.get_session(caller, session_id)
-    return SessionOut.of(info, await services.store.running_reply(session_id))
+async def get_session(conversation: Conversation, services: ServicesDep) -> SessionOut:
+    return SessionOut.of(conversation, await services.store.running_reply(conversation.id))
 
 
 @router.patch("/{session_id}")
 async def update_session(
-    session_id: str, body: SessionPatch, caller: Caller, services: ServicesDep
+    conversation: Conversation, body: SessionPatch, services: ServicesDep
 ) -> SessionOut:
     info = await services.chat.update_session(
-        caller, session_id, title=body.title, persona=body.persona, model=body.model
+        conversation, title=body.title, persona=body.persona, model=body.model
     )
     return SessionOut.of(info)
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_session(session_id: str, caller: Caller, services: ServicesDep) -> Response:
-    await services.store.delete_session(caller, session_id)
+async def delete_session(conversation: Conversation, services: ServicesDep) -> Response:
+    await services.store.delete_session(conversation)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{session_id}/messages")
 async def list_messages(
-    session_id: str,
-    caller: Caller,
+    conversation: Conversation,
     services: ServicesDep,
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> MessagePage:
-    await services.store.get_session(caller, session_id)
-    messages, total = await services.store.messages(session_id, offset=offset, limit=limit)
+    """The active branch, oldest first: each message with its parent and its siblings."""
+    nodes, total = await services.store.messages(conversation.id, offset=offset, limit=limit)
     return MessagePage(
-        items=[MessageOut.of(m) for m in messages], total=total, offset=offset, limit=limit
+        items=[MessageOut.of(n.message, n.siblings) for n in nodes],
+        total=total,
+        offset=offset,
+        limit=limit,
     )
 
 
+@router.put("/{session_id}/branch")
+async def switch_branch(
+    conversation: Conversation, body: BranchIn, services: ServicesDep
+) -> SessionOut:
+    """Show another branch: the one through ``message_id``, down to its newest leaf.
+
+    Refused (409) while a reply is being written. Then read it with GET .../messages.
+    """
+    await services.store.select(conversation, body.message_id, descend=True)
+    return SessionOut.of(await services.store.get_session(conversation.owner, conversation.id))
+
+
+@router.delete("/{session_id}/messages/{message_id}")
+async def delete_branch(
+    conversation: Conversation, message_id: str, services: ServicesDep
+) -> SessionOut:
+    """Delete a message and everything that follows it (one branch). If it was shown, the
+    conversation shows its previous version (else the next one) instead."""
+    await services.store.delete_branch(conversation, message_id)
+    return SessionOut.of(await services.store.get_session(conversation.owner, conversation.id))
+
+
 @router.delete("/{session_id}/messages", status_code=status.HTTP_204_NO_CONTENT)
-async def clear_messages(session_id: str, caller: Caller, services: ServicesDep) -> Response:
-    await services.store.clear_messages(caller, session_id)
+async def clear_messages(conversation: Conversation, services: ServicesDep) -> Response:
+    """Delete every message, on every branch (refused while a reply is being written)."""
+    await services.store.clear_messages(conversation)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{session_id}/export")
 async def export_session(
-    session_id: str,
-    caller: Caller,
+    conversation: Conversation,
     services: ServicesDep,
     format: Annotated[Literal["json", "markdown"], Query()] = "json",
 ) -> Response:
-    """The whole conversation as a JSON or Markdown download."""
-    info = await services.store.get_session(caller, session_id)
+    """The conversation as a download: JSON holds every branch (the README documents the
+    format), Markdown the active branch."""
+    info = conversation
     most = services.settings.export_max_messages
     if info.message_count > most:  # refused before anything is read
         raise MessageTooLong(
             f"This conversation has {info.message_count} messages; at most {most} can be "
             "exported at once. Use GET .../messages with offset and limit instead."
         )
-    messages, _total = await services.store.messages(session_id, offset=0, limit=most)
-    name = f"parlour-{session_id[:8]}"
+    name = f"parlour-{info.id[:8]}"
     if format == "markdown":
         lines = [f"# {info.title or 'Conversation'}", ""]
-        for m in messages:
-            lines += [f"**{m.role}**", "", m.content, ""]
+        async for page in services.store.walk(info.id):
+            for node in page:
+                lines += [f"**{node.message.role}**", "", node.message.content, ""]
         download = {"Content-Disposition": f'attachment; filename="{name}.md"'}
         return Response(
             "\n".join(lines), media_type="text/markdown; charset=utf-8", headers=download
         )
-    body = {
-        "session": SessionOut.of(info).model_dump(),
-        "items": [MessageOut.of(m).model_dump() for m in messages],
-        "total": len(messages),
-    }
+    messages, leaf = await services.store.tree(info.id)
+    branch = [node.message async for page in services.store.walk(info.id) for node in page]
+    body = ExportOut(
+        session=SessionOut.of(info),
+        active_leaf=leaf or None,
+        messages=[MessageOut.of(m) for m in messages],
+        items=[MessageOut.of(m) for m in branch],
+        total=len(branch),
+    )
     download = {"Content-Disposition": f'attachment; filename="{name}.json"'}
-    return JSONResponse(body, headers=download)
+    return JSONResponse(body.model_dump(), headers=download)

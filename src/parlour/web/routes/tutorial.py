@@ -12,7 +12,13 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.sse import EventSourceResponse
 
 from parlour.replies import Reply
-from parlour.web.deps import ServicesDep, TutorialCaller, limit_messages, limit_writes
+from parlour.web.deps import (
+    ServicesDep,
+    TutorialCaller,
+    TutorialConversation,
+    limit_messages,
+    limit_writes,
+)
 from parlour.web.schemas import (
     ErrorOut,
     HistoryItem,
@@ -46,14 +52,13 @@ async def start_chat(
 
 
 async def start_tutorial_reply(
-    caller: TutorialCaller,
+    conversation: TutorialConversation,
     services: ServicesDep,
-    session_id: Annotated[str, Query(max_length=64)],
     message: Annotated[str, Query()],
     _limited: Annotated[None, Depends(limit_messages)],
     role: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Reply:
-    return await services.chat.send(caller, session_id, message, persona=role)
+    return await services.chat.send(conversation, message, persona=role)
 
 
 @router.get("/chat/stream", response_class=Response, responses=OPENAPI)
@@ -61,19 +66,18 @@ async def chat_stream(
     reply: Annotated[Reply, Depends(start_tutorial_reply)], services: ServicesDep
 ) -> EventSourceResponse:
     """The reply as ``{"content", "type": "chunk"}`` events, then ``end`` or ``error``."""
-    return event_stream(services.replies.follow(reply.id), tutorial=True)
+    return event_stream(services.replies.follow(reply.session_id, reply.id), tutorial=True)
 
 
 @router.get("/chat/history")
-async def chat_history(
-    caller: TutorialCaller,
-    services: ServicesDep,
-    session_id: Annotated[str, Query(max_length=64)],
-) -> HistoryOut:
-    await services.store.get_session(caller, session_id)
+async def chat_history(conversation: TutorialConversation, services: ServicesDep) -> HistoryOut:
+    """The conversation's active branch."""
     limit = services.settings.history_max_messages
-    messages, total = await services.store.messages(session_id, offset=0, limit=limit)
-    items = [HistoryItem(role=m.role, content=m.content, timestamp=m.timestamp) for m in messages]
+    nodes, total = await services.store.messages(conversation.id, offset=0, limit=limit)
+    items = [
+        HistoryItem(role=n.message.role, content=n.message.content, timestamp=n.message.timestamp)
+        for n in nodes
+    ]
     return HistoryOut(messages=items, total=total)
 
 
@@ -98,13 +102,13 @@ async def chat_sessions(caller: TutorialCaller, services: ServicesDep) -> Tutori
 
 @router.delete("/chat/history/{session_id}", dependencies=[Depends(limit_writes)])
 async def clear_history(session_id: str, caller: TutorialCaller, services: ServicesDep) -> Notice:
-    await services.store.clear_messages(caller, session_id)
+    await services.store.clear_messages(await services.store.get_session(caller, session_id))
     return Notice(message="对话历史已清除")
 
 
 @router.delete("/chat/session/{session_id}", dependencies=[Depends(limit_writes)])
 async def delete_session(session_id: str, caller: TutorialCaller, services: ServicesDep) -> Notice:
-    await services.store.delete_session(caller, session_id)
+    await services.store.delete_session(await services.store.get_session(caller, session_id))
     return Notice(message="会话已删除")
 
 

@@ -1,0 +1,149 @@
+"""Every Redis key Parlour uses, built in one place (storage format 2).
+
+``P`` is the configured key prefix. Keys that one script or transaction touches
+together share a hash tag (the part in braces), so each such write lands in one
+slot of a Redis Cluster::
+
+    P:format                          str    the storage format of this database ("2")
+    P:migrating                       str    held by the process upgrading an older format
+
+    one conversation, tag {SID}:
+    P:c:{SID}                         hash   id owner title persona model created_at
+                                             updated_at message_count active
+    P:c:{SID}:msgs                    hash   message id -> JSON message (with its parent)
+    P:c:{SID}:tree                    hash   "u:<id>" -> parent id ("" for a first message),
+                                             "k:<id>" / "k:" -> JSON list of child ids, oldest first
+    P:c:{SID}:path                    list   ids of the active branch, first message -> leaf
+    P:c:{SID}:reply                   str    id of the reply running in it (the 409 lock)
+    P:c:{SID}:reply:RID               hash   a reply's facts (session owner status parent ...)
+    P:c:{SID}:reply:RID:events        stream the reply's events, each entry a JSON batch
+    P:c:{SID}:reply:RID:reaper        str    claims the clean-up of a reply whose process died
+
+    one owner, tag {OWNER}:
+    P:u:{OWNER}:convs                 zset   conversation ids scored by last activity
+    P:u:{OWNER}:replies               set    the owner's running replies (concurrency limit)
+    P:u:{OWNER}:usage:DAY             str    tokens used that day (quota)
+
+    accounts, tag {acct}:
+    P:{acct}:account:UID              hash   id username password_hash is_admin disabled created_at
+    P:{acct}:account:UID:logins       set    digests of the account's sign-ins
+    P:{acct}:account:UID:tokens       hash   token id -> digest
+    P:{acct}:names                    hash   lower-cased username -> uid
+    P:{acct}:all                      zset   uids by creation time
+    P:{acct}:first                    str    set once: the first account (the admin) was claimed
+    P:{acct}:login:DIGEST             hash   a signed-in browser: uid csrf created_at (TTL)
+    P:{acct}:token:DIGEST             hash   an API token: id uid name created_at
+    P:{acct}:invite:DIGEST            str    an unused invitation (TTL)
+
+    no tag (single-key commands only):
+    P:replies:running                 zset   "SID:RID" of running replies by last heartbeat
+    P:stop                            pub/sub channel carrying reply ids to stop
+
+Ids that reach a key are checked first (:func:`is_id`), so no crafted id names another key.
+"""
+
+from __future__ import annotations
+
+import re
+
+FORMAT_VERSION = 2
+
+_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def is_id(value: str) -> bool:
+    """Whether ``value`` has the shape of the ids Parlour makes (128 random bits, hex)."""
+    return _ID.fullmatch(value) is not None
+
+
+class Keys:
+    """Builds every Redis key Parlour uses."""
+
+    def __init__(self, prefix: str) -> None:
+        self.p = prefix
+
+    # --- the database -----------------------------------------------------------
+
+    def format(self) -> str:
+        return f"{self.p}:format"
+
+    def migrating(self) -> str:
+        return f"{self.p}:migrating"
+
+    # --- a conversation -----------------------------------------------------------
+
+    def conversation(self, sid: str) -> str:
+        return f"{self.p}:c:{{{sid}}}"
+
+    def messages(self, sid: str) -> str:
+        return f"{self.p}:c:{{{sid}}}:msgs"
+
+    def tree(self, sid: str) -> str:
+        return f"{self.p}:c:{{{sid}}}:tree"
+
+    def path(self, sid: str) -> str:
+        return f"{self.p}:c:{{{sid}}}:path"
+
+    def conversation_keys(self, sid: str) -> list[str]:
+        """The keys holding a conversation's content, in the order the scripts take them."""
+        return [self.conversation(sid), self.messages(sid), self.tree(sid), self.path(sid)]
+
+    def session_reply(self, sid: str) -> str:
+        return f"{self.p}:c:{{{sid}}}:reply"
+
+    def reply(self, sid: str, rid: str) -> str:
+        return f"{self.p}:c:{{{sid}}}:reply:{rid}"
+
+    def reply_events(self, sid: str, rid: str) -> str:
+        return f"{self.p}:c:{{{sid}}}:reply:{rid}:events"
+
+    def reaper(self, sid: str, rid: str) -> str:
+        return f"{self.p}:c:{{{sid}}}:reply:{rid}:reaper"
+
+    # --- an owner -----------------------------------------------------------------
+
+    def user_sessions(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:convs"
+
+    def user_replies(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:replies"
+
+    def user_usage(self, owner: str, day: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:usage:{day}"
+
+    # --- accounts -------------------------------------------------------------------
+
+    def account(self, uid: str) -> str:
+        return f"{self.p}:{{acct}}:account:{uid}"
+
+    def account_logins(self, uid: str) -> str:
+        return f"{self.p}:{{acct}}:account:{uid}:logins"
+
+    def account_tokens(self, uid: str) -> str:
+        return f"{self.p}:{{acct}}:account:{uid}:tokens"
+
+    def account_names(self) -> str:
+        return f"{self.p}:{{acct}}:names"
+
+    def accounts(self) -> str:
+        return f"{self.p}:{{acct}}:all"
+
+    def first_account(self) -> str:
+        return f"{self.p}:{{acct}}:first"
+
+    def login(self, digest: str) -> str:
+        return f"{self.p}:{{acct}}:login:{digest}"
+
+    def token(self, digest: str) -> str:
+        return f"{self.p}:{{acct}}:token:{digest}"
+
+    def invite(self, digest: str) -> str:
+        return f"{self.p}:{{acct}}:invite:{digest}"
+
+    # --- untagged ------------------------------------------------------------------
+
+    def running_replies(self) -> str:
+        return f"{self.p}:replies:running"
+
+    def stop_channel(self) -> str:
+        return f"{self.p}:stop"
