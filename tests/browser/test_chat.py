@@ -155,8 +155,8 @@ def test_edit_the_last_message_and_resend(app: Page, upstream: ScriptedUpstream)
     expect(last_reply(app)).to_have_text("You said: Translate dog to French")
     wait_idle(app)
     assert upstream.requests[-1]["messages"][-1]["content"] == "Translate dog to French"
-    # Only the newest user message offers Edit.
-    expect(app.get_by_role("button", name="Edit")).to_have_count(1)
+    # The edit is a new version: the old one is kept.
+    expect(app.get_by_role("group", name="Version 2 of 2")).to_be_visible()
 
 
 def test_copy_a_message(app: Page) -> None:

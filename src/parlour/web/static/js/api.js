@@ -95,7 +95,8 @@ export const api = {
 
   /**
    * Send a message; resolves to the event-stream response (errors before streaming throw).
-   * With `replaceFrom` (a user message's id) that message and all after it are replaced.
+   * With `replaceFrom` (a user message's id) the message is an edit of that one: a new
+   * version beside it, with a reply of its own (the old version is kept).
    */
   send: (id, content, { persona, replaceFrom } = {}, signal) => {
     const body = { content };
@@ -109,13 +110,22 @@ export const api = {
     });
   },
 
-  /** Answer the last user message again; the reply after it is replaced. Streams like send. */
-  regenerate: (id, signal) =>
+  /** Write a reply again (`messageId`, or the last one): a new version. Streams like send. */
+  regenerate: (id, messageId, signal) =>
     request(`/sessions/${enc(id)}/reply/regenerate`, {
       method: "POST",
+      body: messageId ? { message_id: messageId } : {},
       headers: { Accept: "text/event-stream" },
       signal,
     }),
+
+  /** Show the branch through message `messageId` (down to its newest message). */
+  switchBranch: (id, messageId) =>
+    request(`/sessions/${enc(id)}/branch`, { method: "PUT", body: { message_id: messageId } }),
+
+  /** Delete message `messageId` and everything after it (one version). */
+  deleteBranch: (id, messageId) =>
+    request(`/sessions/${enc(id)}/messages/${enc(messageId)}`, { method: "DELETE" }),
 
   /** Follow reply `replyId` (named by GET session while it runs) after event `after`. */
   follow: (id, { replyId, after, signal } = {}) => {

@@ -1,6 +1,8 @@
 // The open conversation: load it, send, follow and stop replies, regenerate, edit, clear.
 import { api, ApiError } from "./api.js";
 import { describeError } from "./errors.js";
+import { siblingFor } from "./branches.js";
+import { confirmAction } from "./dialog.js";
 import { t } from "./i18n.js";
 import { MessageList, MessageView } from "./messages.js";
 import { loadImage } from "./markdown.js";
@@ -170,10 +172,12 @@ export class Conversation {
       return;
     }
     view.id = result.messageId ?? null;
+    view.siblings = view.id ? [view.id] : null;
     view.setOutcome(result.status, result.error ?? null);
     if (!view.text && result.status === "complete") this.messages.remove(view);
     this.setBusy(false);
     this.changed();
+    if (stream.newVersion) await this.loadLatest(this.token); // show the versions' `< n/m >`
     const name = this.messages.personas.get(view.persona)?.label ?? "AI";
     if (result.error) announce(describeError(result.error));
     else if (view.text) announce(`${t("replyDone", { name })} ${view.text.slice(0, 600)}`);
@@ -247,27 +251,69 @@ export class Conversation {
     }
   }
 
-  /** Ask again: the server answers the last user message anew, replacing the reply after it. */
-  async regenerate() {
-    const user = this.messages.lastUser();
-    if (this.busy || !this.session || !user) return;
+  /**
+   * Write reply `view` again: the new reply is a new version beside it (the old one
+   * stays, one `<` away). Everything after it leaves the screen with it.
+   */
+  async regenerate(view) {
+    if (this.busy || !this.session || !view?.id) return;
     hideBanner("error");
-    await this.begin((stream) => stream.regenerate(), { removed: this.messages.after(user) });
+    const removed = [view, ...this.messages.after(view)];
+    await this.begin(
+      (stream) => {
+        stream.newVersion = true;
+        return stream.regenerate(view.id);
+      },
+      { removed },
+    );
   }
 
-  /** Edit the last user message and send it again: it and its reply are replaced. */
+  /** Edit a user message and send it: a new version beside the old one, with its own reply. */
   async edit(view) {
     const text = await view.edit();
-    if (text === null || text === view.text || this.busy || !this.session) return;
+    if (text === null || text === view.text || this.busy || !this.session || !view.id) return;
     hideBanner("error");
-    if (!view.id) {
-      await this.loadLatest(this.token); // ids come from the stored messages
-      view = this.messages.lastUser();
-      if (!view?.id) return;
-    }
     const user = new MessageView("user", { text });
     const removed = [view, ...this.messages.after(view)];
-    await this.begin((stream) => stream.send(text, { replaceFrom: view.id }), { user, removed });
+    await this.begin(
+      (stream) => {
+        stream.newVersion = true;
+        return stream.send(text, { replaceFrom: view.id });
+      },
+      { user, removed },
+    );
+  }
+
+  /** Show the previous or next version of `view` (and the newest messages below it). */
+  async switchVersion(view, action) {
+    const target = siblingFor(view, action);
+    if (!target || this.busy || !this.session) return;
+    hideBanner("error");
+    try {
+      await api.switchBranch(this.session.id, target);
+    } catch (err) {
+      showBanner(describeError(err));
+      return;
+    }
+    await this.loadLatest(this.token);
+    this.messages.views.find((v) => v.id === target)?.li.querySelector(".versions button:not(:disabled)")?.focus();
+  }
+
+  /** Delete this version of a message and what follows it (after asking). */
+  async deleteVersion(view) {
+    if (this.busy || !this.session || !view.id) return;
+    const ok = await confirmAction({
+      title: t("deleteVersionTitle"), text: t("deleteVersionText"), ok: t("deleteVersionOk"),
+    });
+    if (!ok) return;
+    try {
+      await api.deleteBranch(this.session.id, view.id);
+    } catch (err) {
+      showBanner(describeError(err));
+      return;
+    }
+    await this.loadLatest(this.token);
+    this.refreshSession(this.token);
   }
 
   async clear() {
@@ -291,7 +337,9 @@ export class Conversation {
       const ok = await copyText(code);
       toast(ok ? t("copied") : t("copyFailed"));
     } else if (action === "edit" && view) this.edit(view);
-    else if (action === "regenerate") this.regenerate();
+    else if (action === "regenerate" && view) this.regenerate(view);
+    else if ((action === "prev-version" || action === "next-version") && view) this.switchVersion(view, action);
+    else if (action === "delete-version" && view) this.deleteVersion(view);
     else if (action === "load-image") loadImage(button);
   }
 }

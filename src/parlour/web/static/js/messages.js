@@ -2,6 +2,7 @@
 // sanitized Markdown (markdown.js). Nothing here assigns innerHTML.
 import { describeError } from "./errors.js";
 import { t } from "./i18n.js";
+import { versionSwitcher } from "./branches.js";
 import { icon, personaIcon } from "./icons.js";
 import { renderMarkdown } from "./markdown.js";
 
@@ -24,12 +25,13 @@ function actionButton(action, label) {
 
 /** One message on screen; `text` is its raw content (what Copy copies). */
 export class MessageView {
-  constructor(role, { text = "", persona = null, status = "complete", id = null } = {}) {
+  constructor(role, { text = "", persona = null, status = "complete", id = null, siblings = null } = {}) {
     this.role = role;
     this.text = text;
     this.persona = persona;
     this.status = status;
     this.id = id;
+    this.siblings = siblings; // ids of every version of this message (its parent's children)
     this.frame = 0;
     this.li = el("li", `msg msg-${role}`);
     this.li.view = this;
@@ -125,12 +127,18 @@ export class MessageView {
     }
   }
 
-  /** Action buttons: everyone can copy; the last user message edits; the last reply regenerates. */
-  setActions({ canEdit = false, canRegenerate = false } = {}) {
+  /**
+   * Action buttons: copy; edit (a user message) or regenerate (a reply), which make a
+   * new version beside this one; and, with several versions, `< n/m >` and delete.
+   */
+  setActions({ canEdit = false, canRegenerate = false, busy = false } = {}) {
     const buttons = [];
+    const switcher = versionSwitcher(this.id, this.siblings, { busy });
+    if (switcher) buttons.push(switcher);
     if (this.text) buttons.push(actionButton("copy", t("copy")));
     if (canEdit) buttons.push(actionButton("edit", t("edit")));
     if (canRegenerate) buttons.push(actionButton("regenerate", t("regenerate")));
+    if (switcher && !busy) buttons.push(actionButton("delete-version", t("deleteVersion")));
     this.actions.replaceChildren(...buttons);
   }
 
@@ -192,7 +200,9 @@ export class MessageList {
   }
 
   fromStored(m) {
-    const view = new MessageView(m.role, { text: m.content, persona: m.persona, status: m.status, id: m.id });
+    const view = new MessageView(m.role, {
+      text: m.content, persona: m.persona, status: m.status, id: m.id, siblings: m.siblings,
+    });
     view.label(this.personas);
     if (m.role === "assistant") view.setOutcome(m.status, m.error ? { code: m.error } : null);
     return view;
@@ -245,12 +255,12 @@ export class MessageList {
 
   refreshActions(busy = this.busy) {
     this.busy = busy;
-    const user = this.lastUser();
-    const last = this.views.at(-1);
     for (const view of this.views) {
+      const stored = Boolean(view.id);
       view.setActions({
-        canEdit: !busy && view === user,
-        canRegenerate: !busy && view === last && view.role === "assistant" && Boolean(user),
+        canEdit: !busy && stored && view.role === "user",
+        canRegenerate: !busy && stored && view.role === "assistant",
+        busy,
       });
     }
   }

@@ -47,9 +47,9 @@ export class ReplyStream {
     this.run(response);
   }
 
-  /** Answer the last user message again (the old reply is replaced). */
-  async regenerate() {
-    const response = await api.regenerate(this.sessionId, this.signal);
+  /** Write reply `messageId` again (default: the last one); the old reply is kept. */
+  async regenerate(messageId) {
+    const response = await api.regenerate(this.sessionId, messageId, this.signal);
     this.run(response);
   }
 
