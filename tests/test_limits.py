@@ -74,3 +74,23 @@ def test_daily_token_quota(make_server: ServerFactory, upstream: ScriptedUpstrea
         refused = client.post(f"/api/v1/sessions/{sid}/messages", json={"content": "more"})
     assert refused.status_code == 429
     assert "quota of 3 tokens" in refused.json()["detail"]
+
+
+def test_the_daily_quota_counts_the_tokens_the_model_reports(
+    make_server: ServerFactory, upstream: ScriptedUpstream
+) -> None:
+    server = make_server(daily_token_quota=5)
+    # Two deltas each, reported as 3 tokens each: after two replies 6 tokens are used, so
+    # the third message is refused (counting deltas would have let it in).
+    for _ in range(2):
+        upstream.enqueue(Reply(["Supercalifragilistic ", "expialidocious"],
+                               usage={"prompt_tokens": 9, "completion_tokens": 3}))  # fmt: skip
+    with httpx.Client(base_url=server.url) as client:
+        sid = client.post("/api/v1/sessions", json={}).json()["id"]
+        for _ in range(2):
+            events = collect(client, "POST", f"/api/v1/sessions/{sid}/messages",
+                             json={"content": "spell it"})  # fmt: skip
+            assert events[-1].json()["usage"]["completion_tokens"] == 3
+        refused = client.post(f"/api/v1/sessions/{sid}/messages", json={"content": "again"})
+    assert refused.status_code == 429
+    assert "quota of 5 tokens" in refused.json()["detail"]

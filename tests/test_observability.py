@@ -40,7 +40,9 @@ def test_metrics_count_requests_tokens_and_upstream_errors(
     upstream.enqueue(Status(400))
     collect(client, "POST", f"/api/v1/sessions/{sid}/messages", json={"content": "x"})
     text = client.get("/metrics").text
-    assert metric(text, "parlour_tokens_streamed_total") == 5  # "You said: a b c", a word a delta
+    assert metric(text, "parlour_deltas_relayed_total") == 5  # "You said: a b c", a word a delta
+    # No usage reported: counted by the API's estimate (4 characters a token): 15 / 4.
+    assert metric(text, "parlour_completion_tokens_total") == 4
     assert metric(text, "parlour_time_to_first_token_seconds_count") == 1
     assert metric(text, "parlour_reply_duration_seconds_count") == 2
     assert 'parlour_upstream_errors_total{kind="upstream_rejected"} 1.0' in text

@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     # Failed sign-ins for one username before it is locked for the window.
     rate_login_failures: str = "5/15minutes"
     max_concurrent_replies: int = Field(3, ge=1)
-    daily_token_quota: int = Field(0, ge=0)  # deltas a user may receive a day; 0: no quota
+    daily_token_quota: int = Field(0, ge=0)  # tokens the model may write for a user a day; 0: none
     export_max_messages: int = Field(10_000, ge=1)
 
     # --- replies --------------------------------------------------------------

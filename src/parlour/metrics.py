@@ -44,7 +44,14 @@ class Metrics:
             "parlour_reply_duration_seconds", "From message received to reply stored",
             buckets=_LATENCY, registry=r,
         )  # fmt: skip
-        self.tokens = Counter("parlour_tokens_streamed", "Deltas relayed to clients", registry=r)
+        self.deltas = Counter(
+            "parlour_deltas_relayed", "Text deltas relayed from the model", registry=r
+        )
+        self.tokens = Counter(
+            "parlour_completion_tokens",
+            "Tokens the model wrote: its reported usage, else counted with its tokenizer",
+            registry=r,
+        )
         self.active = Gauge(
             "parlour_active_replies", "Replies being generated", registry=r,
             multiprocess_mode="livesum",

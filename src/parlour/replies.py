@@ -86,6 +86,18 @@ def coalesce(events: list[ReplyEvent]) -> list[ReplyEvent]:
     return out
 
 
+async def completion_tokens(provider: ChatProvider, finish: Finish, text: str) -> int:
+    """The tokens a reply cost: the model's reported usage, else its tokenizer's count."""
+    reported = finish.usage.completion_tokens
+    if reported is not None:
+        return reported
+    if not text:
+        return 0
+    if getattr(provider, "tokenizer_blocks", False):
+        return await asyncio.to_thread(provider.count_tokens, text)
+    return provider.count_tokens(text)
+
+
 @dataclass(eq=False)
 class Reply:
     facts: ReplyFacts
@@ -274,7 +286,7 @@ class ReplyManager:
         finally:
             reply.generating = False
             m.active.dec()
-            m.tokens.inc(len(parts))
+            m.deltas.inc(len(parts))
             if error is not None:
                 m.upstream_errors.labels(error.code).inc()
         text = "".join(parts)
@@ -287,7 +299,9 @@ class ReplyManager:
         # the end: a client that sends its next message at once is not refused. The
         # journal goes on renewing the lock until then (storing may be retried).
         message = persist(text, status, error, finish.reason)
-        message_id = await self._finish(reply, message, status, len(parts))
+        tokens = await completion_tokens(provider, finish, text)
+        m.tokens.inc(tokens)
+        message_id = await self._finish(reply, message, status, tokens)
         reply.releasing = True
         m.reply_duration.observe(timer.elapsed())
         if error is not None:
