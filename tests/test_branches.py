@@ -244,3 +244,22 @@ def test_a_reload_sees_the_branch_another_tab_chose(client: httpx.Client) -> Non
         assert contents(branch(other, sid)) == ["a", "You said: a"]
         shown = other.get(f"/api/v1/sessions/{sid}").json()["active_leaf"]
         assert shown == branch(other, sid)[-1]["id"]
+
+
+def test_deleting_a_conversation_mid_reply_stops_it_and_leaves_nothing(
+    client: httpx.Client, upstream: ScriptedUpstream, redis: object
+) -> None:
+    sid = new_session(client)
+    upstream.enqueue(Reply(["word "] * 100, delay=0.05))
+    with sse(client, "POST", f"/api/v1/sessions/{sid}/messages",
+             json={"content": "long"}) as (_response, events):  # fmt: skip
+        assert next(events).event == "start"
+        assert client.delete(f"/api/v1/sessions/{sid}").status_code == 204
+        rest = list(events)
+    # The reply stopped long before its 100 words, and nothing of it was stored.
+    assert rest[-1].event in ("done", "error")
+    assert len(text_of(rest).split()) < 100
+    assert client.get(f"/api/v1/sessions/{sid}").status_code == 404
+    leftover = [k for k in redis.scan_iter(f"parlour:c:{{{sid}}}*")  # type: ignore[attr-defined]
+                if ":reply:" not in k]  # fmt: skip
+    assert leftover == []

@@ -392,7 +392,7 @@ def test_an_unreachable_model_service_says_so(make_server: ServerFactory) -> Non
     assert events[-1].json()["code"] == "upstream_unavailable"
 
 
-def test_regenerate_replaces_the_last_reply(
+def test_regenerate_answers_the_last_message_again_in_place_of_its_reply(
     client: httpx.Client, upstream: ScriptedUpstream
 ) -> None:
     sid = new_session(client)
@@ -414,7 +414,7 @@ def test_regenerate_replaces_the_last_reply(
     assert "no message to answer again" in nothing.json()["detail"]
 
 
-def test_edit_and_resend_replaces_from_that_message(
+def test_edit_and_resend_shows_the_new_version_in_place(
     client: httpx.Client, upstream: ScriptedUpstream
 ) -> None:
     sid = new_session(client)
@@ -427,7 +427,8 @@ def test_edit_and_resend_replaces_from_that_message(
     assert [m["content"] for m in history(client, sid)] == [
         "one", "You said: one", "two", "You said: two"
     ]  # fmt: skip
-    assert client.get(f"/api/v1/sessions/{sid}").json()["message_count"] == 4
+    # The old version and its reply are kept: 6 messages on two branches.
+    assert client.get(f"/api/v1/sessions/{sid}").json()["message_count"] == 6
     assistant_id = history(client, sid)[1]["id"]
     refused = client.post(f"/api/v1/sessions/{sid}/messages",
                           json={"content": "x", "replace_from": assistant_id})  # fmt: skip

@@ -6,13 +6,18 @@ A reply is produced by one task in one process (its *owner process*). Its
 events are numbered from 1 (``start``, ``delta``..., then ``done`` or
 ``error``) and go two ways:
 
-* into an in-memory list on the :class:`Reply`, which readers in the same
-  process follow directly (no Redis round trip per token);
+* into an in-memory list on the :class:`Reply`;
 * into the reply's Redis Stream, in small batches, for readers in other
   processes and for resuming after a disconnect. One task per process (the
   *journal*) writes every running reply's new events each ``flush_interval``
-  seconds in one pipelined round trip, and keeps their session locks fresh in
-  the same trip; a reply's final event is written at once.
+  seconds (10 ms) in one pipelined round trip, and keeps their session locks
+  fresh in the same trip; a reply's first events and its final event are
+  written at once.
+
+Readers in the same process follow the in-memory list, but only as far as the
+journal has written it: what any reader is shown is in Redis, so after a crash
+the text stored as interrupted is exactly what every reader saw, and the
+reaper's final event comes after every number a reader has.
 
 A reader asks for the events after a sequence number and gets each one once,
 in order, whichever way it reads. The reply's task owns the session's reply
@@ -110,6 +115,8 @@ class Reply:
     beat: float = 0.0  # when the lock was last renewed (0: the journal renews it at once)
     all_journaled: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Told of each new event (the journal: it has something to write).
+    on_event: Callable[[Reply, ReplyEvent], None] | None = None
 
     @property
     def id(self) -> str:
@@ -126,17 +133,25 @@ class Reply:
     def emit(self, kind: str, data: dict[str, object]) -> ReplyEvent:
         event = ReplyEvent(len(self.events) + 1, kind, data)  # type: ignore[arg-type]
         self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(self, event)
+        return event
+
+    def mark_journaled(self, count: int) -> None:
+        """The first ``count`` events are in Redis: readers may be shown them."""
+        self.journaled = count
         self._changed.set()
         self._changed = asyncio.Event()
-        return event
+        if self.finished and count == len(self.events):
+            self.all_journaled.set()
 
     @property
     def finished(self) -> bool:
         return bool(self.events) and self.events[-1].final
 
     async def wait_beyond(self, count: int, wait: float) -> bool:
-        """Wait until there are more than ``count`` events; False on timeout."""
-        if len(self.events) > count:
+        """Wait until more than ``count`` events are journaled; False on timeout."""
+        if self.journaled > count:
             return True
         changed = self._changed
         try:
@@ -153,7 +168,7 @@ class ReplyManager:
         ledger: ReplyLedger,
         *,
         heartbeat: float = 15.0,
-        flush_interval: float = 0.05,
+        flush_interval: float = 0.01,
         lock_ttl: int = 30,
         metrics: Metrics | None = None,
         max_per_owner: int = 0,
@@ -171,7 +186,11 @@ class ReplyManager:
         self._local: dict[str, Reply] = {}
         self._background: list[asyncio.Task[None]] = []
         self._journal_task: asyncio.Task[None] | None = None
-        self._urgent = asyncio.Event()  # a final event waits: write without waiting the interval
+        # Something waits for the journal (a reply's first events, or its last): write
+        # without waiting for the interval.
+        self._urgent = asyncio.Event()
+        self._dirty: dict[str, Reply] = {}  # replies with events not yet journaled
+        self._renewed = 0.0  # when the journal last looked for locks to renew
 
     # --- starting -------------------------------------------------------------
 
@@ -219,6 +238,8 @@ class ReplyManager:
             await self.ledger.release(facts, ReplyStatus.ERROR)
             if claimed == Claim.BUSY:
                 raise ReplyInProgress()
+            if claimed == Claim.NOT_ON_BRANCH and start_from == "?":
+                raise InvalidInput("There is no message to answer again.")
             if claimed == Claim.NOT_ON_BRANCH:
                 raise InvalidInput(
                     "That is not one of your messages on the branch shown in this conversation."
@@ -241,7 +262,7 @@ class ReplyManager:
         persist: Persist,
     ) -> Reply:
         rid = facts.id
-        reply = Reply(facts)
+        reply = Reply(facts, on_event=self._journal_soon)
         reply.emit("start", {"reply_id": rid, "session_id": facts.session, **start_data})
         self._local[rid] = reply
         if self._journal_task is None or self._journal_task.done():
@@ -344,6 +365,13 @@ class ReplyManager:
                 await asyncio.sleep(0.5 * 2**attempt)
         return None
 
+    def _journal_soon(self, reply: Reply, event: ReplyEvent) -> None:
+        self._dirty[reply.id] = reply
+        # A reply's start and first text, and its end, are written at once: a reader is
+        # shown nothing that is not in Redis, and these are what people wait for.
+        if event.seq <= 2 or event.final:
+            self._urgent.set()
+
     async def _journal(self) -> None:
         """Write new events of every local reply to Redis, one round trip per interval."""
         while self._local:
@@ -363,27 +391,36 @@ class ReplyManager:
     async def _journal_once(self) -> None:
         batches: list[tuple[Reply, int]] = []
         renew: list[Reply] = []
-        due = time.monotonic() - self.lock_ttl / 3
-        for reply in list(self._local.values()):
+        dirty, self._dirty = self._dirty, {}
+        for reply in dirty.values():
             count = len(reply.events)
             if reply.journaled < count:
                 batches.append((reply, count))
-            if reply.beat < due and not reply.releasing:
-                renew.append(reply)
+        # A new reply's heartbeat starts at once (the reaper looks for it from then on);
+        # the others' locks last lock_ttl, so a look a second for due ones will do.
+        renew = [r for r in dirty.values() if r.beat == 0 and not r.releasing]
+        clock = time.monotonic()
+        if clock - self._renewed >= 1.0:
+            self._renewed = clock
+            due = clock - self.lock_ttl / 3
+            renew += [r for r in self._local.values() if 0 < r.beat < due and not r.releasing]
         if not batches and not renew:
             return
-        await self.ledger.journal(
-            [
-                (r.session_id, r.id, r.events[r.journaled : n], r.events[n - 1].final)
-                for r, n in batches
-            ],
-            [(r.session_id, r.owner, r.id) for r in renew],
-            self.lock_ttl,
-        )
+        try:
+            await self.ledger.journal(
+                [
+                    (r.session_id, r.id, r.events[r.journaled : n], r.events[n - 1].final)
+                    for r, n in batches
+                ],
+                [(r.session_id, r.owner, r.id) for r in renew],
+                self.lock_ttl,
+            )
+        except BaseException:
+            for reply in dirty.values():  # written next time
+                self._dirty.setdefault(reply.id, reply)
+            raise
         for reply, count in batches:
-            reply.journaled = count
-            if reply.finished and count == len(reply.events):
-                reply.all_journaled.set()
+            reply.mark_journaled(count)
         beat = time.monotonic()
         for reply in renew:
             reply.beat = beat
@@ -408,7 +445,9 @@ class ReplyManager:
             if not await reply.wait_beyond(index, self.heartbeat):
                 yield Heartbeat
                 continue
-            ready = reply.events[index:]
+            # Only what is journaled: after a crash, the text stored as interrupted is
+            # exactly what any reader was shown.
+            ready = reply.events[index : reply.journaled]
             index += len(ready)
             for event in coalesce(ready):
                 yield event

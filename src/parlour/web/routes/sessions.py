@@ -67,7 +67,11 @@ async def update_session(
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_session(conversation: Conversation, services: ServicesDep) -> Response:
+    """Delete the conversation; a reply being written in it is stopped and not stored."""
+    running = await services.store.running_reply(conversation.id)
     await services.store.delete_session(conversation)
+    if running is not None:
+        await services.replies.stop(running)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
