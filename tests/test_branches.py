@@ -263,3 +263,23 @@ def test_deleting_a_conversation_mid_reply_stops_it_and_leaves_nothing(
     leftover = [k for k in redis.scan_iter(f"parlour:c:{{{sid}}}*")  # type: ignore[attr-defined]
                 if ":reply:" not in k]  # fmt: skip
     assert leftover == []
+
+
+def test_any_branch_can_be_read_without_switching(client: httpx.Client) -> None:
+    sid = new_session(client)
+    say(client, sid, "a")
+    a = branch(client, sid)[0]
+    say(client, sid, "b")
+    say(client, sid, "A", replace_from=a["id"])
+    old = client.get(f"/api/v1/sessions/{sid}/messages", params={"through": a["id"]}).json()
+    assert contents(old["items"]) == ["a", "You said: a", "b", "You said: b"]
+    assert old["total"] == 4
+    assert old["items"][0]["siblings"] == branch(client, sid)[0]["siblings"]
+    page = client.get(f"/api/v1/sessions/{sid}/messages",
+                      params={"through": a["id"], "offset": 2, "limit": 1}).json()  # fmt: skip
+    assert contents(page["items"]) == ["b"]
+    assert page["items"][0]["parent_id"] == old["items"][1]["id"]
+    # The active branch has not moved.
+    assert contents(branch(client, sid)) == ["A", "You said: A"]
+    unknown = client.get(f"/api/v1/sessions/{sid}/messages", params={"through": "0" * 32})
+    assert unknown.status_code == 404

@@ -126,6 +126,32 @@ return out
 )
 
 
+_BRANCH_IDS = (
+    TREE
+    + """
+-- The ids of the branch through message ARGV[1], first message to its newest leaf,
+-- without changing which branch is active. KEYS: msgs tree. {} if there is no such message.
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return {} end
+local up = {}
+local cur = ARGV[1]
+while cur and cur ~= '' do
+  up[#up + 1] = cur
+  cur = redis.call('HGET', KEYS[2], 'u:' .. cur)
+end
+local ids = {}
+for i = #up, 1, -1 do ids[#ids + 1] = up[i] end
+local leaf = ARGV[1]
+while true do
+  local kids = children(KEYS[2], leaf)
+  if #kids == 0 then break end
+  leaf = kids[#kids]
+  ids[#ids + 1] = leaf
+end
+return ids
+"""
+)
+
+
 def title_from(text: str, limit: int = 60) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
@@ -168,6 +194,7 @@ class ConversationStore:
         self._delete_branch = redis.register_script(_DELETE_BRANCH)
         self._clear = redis.register_script(_CLEAR)
         self._read_path = redis.register_script(_READ_PATH)
+        self._branch_ids = redis.register_script(_BRANCH_IDS)
 
     # --- conversations ----------------------------------------------------------
 
@@ -293,6 +320,37 @@ class ConversationStore:
             nodes.append(MessageNode(message, orjson.loads(k) if k else [message.id]))
             before = message.id
         return nodes, total
+
+    async def branch(
+        self, sid: str, through: str, *, offset: int = 0, limit: int = 100
+    ) -> tuple[list[MessageNode], int]:
+        """Like :meth:`messages`, for the branch through message ``through`` (first
+        message to its newest leaf), active or not."""
+        if not is_id(through):
+            raise NotFound("This message does not exist.")
+        ids = cast(
+            list[str],
+            await self._branch_ids(
+                keys=[self.keys.messages(sid), self.keys.tree(sid)], args=[through]
+            ),
+        )
+        if not ids:
+            raise NotFound("This message does not exist.")
+        page = ids[offset : offset + limit]
+        if not page:
+            return [], len(ids)
+        parents = [ids[offset - 1] if offset > 0 else "", *page[:-1]]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.keys.messages(sid), page)
+            pipe.hmget(self.keys.tree(sid), [f"k:{p}" for p in parents])
+            raw, kids = await pipe.execute()
+        rows = [(r, p, k) for r, p, k in zip(raw, parents, kids, strict=True) if r is not None]
+        messages = messages_from_json([r for r, _p, _k in rows], [p for _r, p, _k in rows])
+        nodes = [
+            MessageNode(message, orjson.loads(k) if k else [message.id])
+            for message, (_r, _p, k) in zip(messages, rows, strict=True)
+        ]
+        return nodes, len(ids)
 
     async def walk(self, sid: str, page: int = 500) -> AsyncIterator[list[MessageNode]]:
         """The whole active branch, a page at a time (constant memory for exports)."""

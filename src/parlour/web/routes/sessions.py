@@ -81,9 +81,21 @@ async def list_messages(
     services: ServicesDep,
     offset: Offset = 0,
     limit: Limit = 100,
+    through: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="Read the branch through this message (first message to its newest "
+            "leaf) instead of the active one, without switching.",
+        ),
+    ] = None,
 ) -> MessagePage:
     """The active branch, oldest first: each message with its parent and its siblings."""
-    nodes, total = await services.store.messages(conversation.id, offset=offset, limit=limit)
+    store = services.store
+    if through is not None:
+        nodes, total = await store.branch(conversation.id, through, offset=offset, limit=limit)
+    else:
+        nodes, total = await store.messages(conversation.id, offset=offset, limit=limit)
     return MessagePage(
         items=[MessageOut.of(n.message, n.siblings) for n in nodes],
         total=total,
