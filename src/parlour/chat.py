@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
-from parlour.context import build_context
+from parlour.context import build_context, check_fits
 from parlour.domain import Message, ModelInfo, Persona, ReplyFacts, SessionInfo, new_id, now
 from parlour.errors import InvalidInput, MessageTooLong, ParlourError, RateLimited
 from parlour.personas import PersonaCatalog
@@ -13,6 +15,8 @@ from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.providers.registry import ModelRegistry
 from parlour.replies import Reply, ReplyManager
 from parlour.store import Claimed, ConversationStore
+
+T = TypeVar("T")
 
 
 def _seconds_to_midnight() -> float:
@@ -135,23 +139,39 @@ class ChatService:
                     retry_after=_seconds_to_midnight(),
                 )
         info, provider = self.models.resolve(session.model)
-        user = Message(new_id(), "user", content or "", now(), chosen.id, model=info.id)
+        budget = info.context_window - self.reply_reserve_tokens
         again = content is None
+        user: Message | None = None
+        if not again:
+            assert content is not None
+            # Refused before anything is stored: a turn that cannot fit beside the system
+            # prompt (what build_context would refuse, whatever the history).
+            await self._count(provider, check_fits, chosen.system_prompt, content, budget)
+            user = Message(new_id(), "user", content, now(), chosen.id, model=info.id)
         facts, claimed = await self.replies.claim(
             session.id,
             owner,
             persona=chosen.id,
             model=info.id,
             history=self.context_messages,
-            parent="" if again else user.id,
+            parent=user.id if user else "",
             start_from=start_from,
             answer_again=again,
+            user=user,
         )
+        # From here the message is accepted: the reply starts, or the lock is given back.
         try:
             return await self._start(session, chosen, info, provider, claimed, user, facts)
         except BaseException:
             await self.replies.release(facts)
             raise
+
+    @staticmethod
+    async def _count(provider: ChatProvider, fn: Callable[..., T], *args: object) -> T:
+        """Run ``fn`` (which counts tokens) off the event loop if the tokenizer blocks."""
+        if getattr(provider, "tokenizer_blocks", False):
+            return await asyncio.to_thread(fn, *args, provider.count_tokens)
+        return fn(*args, provider.count_tokens)
 
     async def _start(
         self,
@@ -160,37 +180,19 @@ class ChatService:
         info: ModelInfo,
         provider: ChatProvider,
         claimed: Claimed,
-        user: Message,
+        user: Message | None,
         facts: ReplyFacts,
     ) -> Reply:
-        # Work out the turn and its context before anything is changed, so a refusal
-        # (say, a message too long for the context) loses nothing.
-        again = not user.content
-        if again:
+        if user is None:  # answering again: the message it answers is the new turn
             if claimed.start is None:
                 raise InvalidInput("There is no message to answer again.")
-            content = claimed.start.content
+            content, user_id = claimed.start.content, claimed.start.id
         else:
-            content = user.content
-            # An edit sits beside the message it replaces; a new message follows the leaf.
-            if claimed.start is not None:
-                user.parent = claimed.start.parent
-            elif claimed.history:
-                user.parent = claimed.history[-1].id
+            content, user_id = user.content, user.id
         budget = info.context_window - self.reply_reserve_tokens
-        args = (persona.system_prompt, claimed.history, content, budget, provider.count_tokens)
-        if getattr(provider, "tokenizer_blocks", False):
-            turns = await asyncio.to_thread(build_context, *args)
-        else:
-            turns = build_context(*args)
-        if again:
-            assert claimed.start is not None
-            # The old reply stays, as a sibling of the new one, off the active branch.
-            await self.store.select(session, claimed.start.id, descend=False, holder=facts.id)
-            user_id = claimed.start.id
-        else:
-            await self.store.append_message(session, user)
-            user_id = user.id
+        turns = await self._count(
+            provider, build_context, persona.system_prompt, claimed.history, content, budget
+        )
         if persona.id != session.persona:  # saved only once the message is accepted
             session = await self.store.update_session(session, persona=persona.id)
         request = CompletionRequest(

@@ -48,6 +48,19 @@ def answered_pairs(history: Sequence[Message]) -> list[tuple[Message, Message]]:
     return pairs
 
 
+def check_fits(system_prompt: str, new_turn: str, budget: int, count_tokens: TokenCounter) -> int:
+    """The tokens the system prompt and the new turn take; :class:`MessageTooLong` if
+    they cannot fit ``budget`` (whatever the history)."""
+    fixed = count_tokens(system_prompt) + count_tokens(new_turn) + 2 * PER_MESSAGE_OVERHEAD
+    if fixed > budget:
+        raise MessageTooLong(
+            f"This message is too long for the model's context window "
+            f"(about {fixed} tokens; at most {budget} fit with the system prompt). "
+            "Please shorten it."
+        )
+    return fixed
+
+
 def build_context(
     system_prompt: str,
     history: Sequence[Message],
@@ -60,13 +73,7 @@ def build_context(
     def cost(text: str) -> int:
         return count_tokens(text) + PER_MESSAGE_OVERHEAD
 
-    fixed = cost(system_prompt) + cost(new_turn)
-    if fixed > budget:
-        raise MessageTooLong(
-            f"This message is too long for the model's context window "
-            f"(about {fixed} tokens; at most {budget} fit with the system prompt). "
-            "Please shorten it."
-        )
+    fixed = check_fits(system_prompt, new_turn, budget, count_tokens)
     remaining = budget - fixed
     kept: list[tuple[Message, Message]] = []
     for user, assistant in reversed(answered_pairs(history)):

@@ -44,6 +44,7 @@ from redis.exceptions import RedisError
 
 from parlour.domain import Finish, Message, ReplyEvent, ReplyFacts, ReplyStatus, TextDelta, new_id
 from parlour.errors import (
+    ConversationFull,
     InvalidInput,
     NoReplyInProgress,
     NotFound,
@@ -205,8 +206,9 @@ class ReplyManager:
         parent: str = "",
         start_from: str | None = None,
         answer_again: bool = False,
+        user: Message | None = None,
     ) -> tuple[ReplyFacts, Claimed]:
-        """Take the conversation's reply lock for a new reply (see
+        """Take the conversation's reply lock for a new reply and store ``user`` (see
         :meth:`ReplyLedger.claim`); returns its facts and its context, read under the lock.
         Either the reply starts, or :meth:`release` gives the lock back."""
         facts = ReplyFacts(
@@ -229,7 +231,7 @@ class ReplyManager:
             )
         try:
             claimed = await self.ledger.claim(
-                facts, self.lock_ttl, history, start_from, answer_again=answer_again
+                facts, self.lock_ttl, history, start_from, answer_again=answer_again, user=user
             )
         except BaseException:
             await self.ledger.release(facts, ReplyStatus.ERROR)
@@ -238,6 +240,8 @@ class ReplyManager:
             await self.ledger.release(facts, ReplyStatus.ERROR)
             if claimed == Claim.BUSY:
                 raise ReplyInProgress()
+            if claimed == Claim.FULL:
+                raise ConversationFull()
             if claimed == Claim.NOT_ON_BRANCH and start_from == "?":
                 raise InvalidInput("There is no message to answer again.")
             if claimed == Claim.NOT_ON_BRANCH:

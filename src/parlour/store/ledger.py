@@ -35,16 +35,21 @@ return 1
 _CLAIM = (
     TREE
     + """
+-- Start a reply, all at once: take the conversation's lock, read the context, and store
+-- the user message (or, to answer one again, move the active branch back to it).
 -- KEYS: conv msgs tree path, the reply lock, the reply's facts
--- ARGV: reply id, lock ttl, facts ttl, how many messages of context, where the reply
---       starts: '' (after the active branch's leaf), a message id (an edit: the new
---       message replaces it), or with ARGV[6] = '1' the user message to answer again
---       (an id: that message or the reply under it; '?': the branch's last user
---       message), then the facts as field, value, ...
+-- ARGV: 1 reply id, 2 lock ttl, 3 facts ttl, 4 how many messages of context,
+--       5 where the reply starts: '' (after the active branch's leaf), a message id (an
+--         edit: the new message is a sibling of that one), or with 6 = '1' the user
+--         message to answer again (an id: it or the reply under it; '?': the branch's
+--         last user message),
+--       7 the user message's JSON ('' when answering again), 8 its id, 9 the most
+--         messages a conversation holds, 10 timestamp, 11 title if the conversation has
+--         none, 12 ttl (0: none), then the facts as field, value, ...
 -- Returns -1 (no conversation), 0 (a reply is running), -2 (that message is not on the
--- active branch or not one to start from), or {1, the start message's JSON or '', its
--- parent, the context's messages...}: read under the lock, so nothing can change them
--- meanwhile.
+-- active branch or not one to start from), -3 (the conversation is full), or {1, the
+-- start message's JSON or '', its parent, the context's messages...} - the context as it
+-- was before the user message, read under the lock.
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
 local n = redis.call('LLEN', KEYS[4])
@@ -76,16 +81,27 @@ if ARGV[5] ~= '' then
   last, start, start_id = at - 1, raw, id
   parent = redis.call('HGET', KEYS[3], 'u:' .. id) or ''
 end
-redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[2])
-redis.call('HSET', KEYS[6], unpack(ARGV, 7))
-if ARGV[6] == '1' then redis.call('HSET', KEYS[6], 'parent', start_id) end
-redis.call('EXPIRE', KEYS[6], ARGV[3])
 local result = {1, start, parent}
 local count = tonumber(ARGV[4])
 if last >= 0 and count > 0 then
   local ids = redis.call('LRANGE', KEYS[4], math.max(0, last - count + 1), last)
   for _, m in ipairs(hmget_all(KEYS[2], ids)) do result[#result + 1] = m end
 end
+if ARGV[6] == '1' then
+  path_to(KEYS[3], KEYS[4], start_id)  -- the old reply stays, off the active branch
+  redis.call('HSET', KEYS[1], 'active', start_id)
+elseif ARGV[7] ~= '' then
+  local under = parent
+  if start_id == '' then under = redis.call('LINDEX', KEYS[4], -1) or '' end
+  local added = add_child(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[7], ARGV[8], under,
+                          ARGV[9], ARGV[10], ARGV[11], ARGV[12])
+  if added < 0 then return added end
+  result[3] = under
+end
+redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[2])
+redis.call('HSET', KEYS[6], unpack(ARGV, 13))
+if ARGV[6] == '1' then redis.call('HSET', KEYS[6], 'parent', start_id) end
+redis.call('EXPIRE', KEYS[6], ARGV[3])
 return result
 """
 )
@@ -123,16 +139,19 @@ class Claim(IntEnum):
 
     NO_CONVERSATION = -1
     NOT_ON_BRANCH = -2
+    FULL = -3
     BUSY = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
     """A claimed reply's context: the newest messages before where it starts, oldest
-    first, and the message it starts from (when it answers an existing message)."""
+    first; the message it starts from (an edit's original, or the message answered
+    again); and the parent the new user message was stored under."""
 
     history: list[Message]
     start: Message | None
+    parent: str
 
 
 class Finished(IntEnum):
@@ -171,12 +190,15 @@ class ReplyLedger:
         start_from: str | None = None,
         *,
         answer_again: bool = False,
+        user: Message | None = None,
     ) -> Claim | Claimed:
-        """Take the conversation's reply lock and read the context under it.
+        """Start a reply in one script: take the conversation's lock, read the context
+        under it, and store ``user`` (the new message) - or, with ``answer_again``, move
+        the active branch back to the message answered again.
 
-        ``start_from`` is the message an edit replaces, or with ``answer_again`` the user
-        message (or the reply below it; "?" for the last one) to answer once more; the
-        context is what comes before it on the active branch.
+        ``start_from`` is the message an edit is a sibling of, or with ``answer_again``
+        the user message (or the reply below it; "?" for the last one) to answer once
+        more; the context is what comes before it on the active branch.
         """
         sid = facts.session
         keys = [
@@ -184,6 +206,11 @@ class ReplyLedger:
             self.keys.session_reply(sid),
             self.keys.reply(sid, facts.id),
         ]
+        if user is not None:
+            _keys, add = self.conversations.append_args(sid, user, "")
+            json, uid, _parent, most, ts, title, seconds = add
+        else:
+            json, uid, most, ts, title, seconds = "", "", 0, 0, "", 0
         args: list[EncodableT] = [
             facts.id,
             ttl,
@@ -191,6 +218,12 @@ class ReplyLedger:
             history,
             start_from or "",
             "1" if answer_again else "0",
+            json,
+            uid,
+            most,
+            ts,
+            title,
+            seconds,
         ]
         for name, value in facts_fields(facts).items():
             args += [name, value]
@@ -200,7 +233,7 @@ class ReplyLedger:
         start_raw, parent, raw = result[1], result[2], result[3:]
         messages = [Message(**f) for f in orjson.loads("[" + ",".join(raw) + "]")]
         start = Message(**orjson.loads(start_raw), parent=parent or None) if start_raw else None
-        return Claimed(messages, start)
+        return Claimed(messages, start, str(parent))
 
     async def release(self, facts: ReplyFacts, status: ReplyStatus) -> None:
         """Free the conversation: the reply ended with ``status`` and stored nothing."""
