@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TypeVar
 
 from parlour.context import build_context, check_fits
 from parlour.domain import Message, ModelInfo, Persona, ReplyFacts, SessionInfo, new_id, now
-from parlour.errors import InvalidInput, MessageTooLong, ParlourError, RateLimited
-from parlour.personas import PersonaCatalog
+from parlour.errors import InvalidInput, MessageTooLong, ParlourError, RateLimited, UnknownPersona
+from parlour.personas import Personas, fill_prompt
 from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.providers.registry import ModelRegistry
 from parlour.replies import Reply, ReplyManager
@@ -45,7 +46,7 @@ class ChatService:
         self,
         store: ConversationStore,
         models: ModelRegistry,
-        personas: PersonaCatalog,
+        personas: Personas,
         replies: ReplyManager,
         *,
         default_persona: str,
@@ -61,7 +62,7 @@ class ChatService:
         self.models = models
         self.personas = personas
         self.replies = replies
-        self.default_persona = personas.get(default_persona).id
+        self.default_persona = personas.catalog.get(default_persona).id
         self.max_message_chars = max_message_chars
         self.reply_reserve_tokens = reply_reserve_tokens
         self.max_tokens = max_tokens
@@ -73,8 +74,14 @@ class ChatService:
     async def create_session(
         self, owner: str, *, persona: str | None = None, title: str = "", model: str | None = None
     ) -> SessionInfo:
-        persona_id = self.personas.get(persona or self.default_persona).id
-        model_id = self.models.check(model) if model else self.models.default_model
+        chosen = await self.personas.get(owner, persona or self.default_persona)
+        persona_id = chosen.id
+        if model:
+            model_id = self.models.check(model)
+        elif chosen.model and chosen.model in {m.id for m in self.models.models()}:
+            model_id = chosen.model  # the persona's own default
+        else:
+            model_id = self.models.default_model
         title = check_text(title, what="title", max_chars=200, allow_empty=True).strip()
         return await self.store.create_session(
             owner, persona=persona_id, model=model_id, title=title
@@ -91,7 +98,7 @@ class ChatService:
         if title is not None:
             title = check_text(title, what="title", max_chars=200).strip()
         if persona is not None:
-            persona = self.personas.get(persona).id
+            persona = (await self.personas.get(session.owner, persona)).id
         if model is not None:
             model = self.models.check(model)
         return await self.store.update_session(session, title=title, persona=persona, model=model)
@@ -103,6 +110,8 @@ class ChatService:
         *,
         persona: str | None = None,
         edit_of: str | None = None,
+        user_name: str = "",
+        language: str = "",
     ) -> Reply:
         """Store the user's message and start the reply; returns it as it begins.
 
@@ -111,14 +120,33 @@ class ChatService:
         everything that followed it, on a branch of its own.
         """
         check_text(content, what="message", max_chars=self.max_message_chars)
-        return await self._begin(session, persona, content, start_from=edit_of)
+        return await self._begin(
+            session, persona, content, start_from=edit_of, user_name=user_name, language=language
+        )
 
     async def regenerate(
-        self, session: SessionInfo, *, persona: str | None = None, message_id: str | None = None
+        self,
+        session: SessionInfo,
+        *,
+        persona: str | None = None,
+        message_id: str | None = None,
+        user_name: str = "",
+        language: str = "",
     ) -> Reply:
         """Answer a user message again (``message_id``: it or the reply under it; by
         default the branch's last one). The new reply is a sibling of the old one."""
-        return await self._begin(session, persona, None, start_from=message_id or "?")
+        return await self._begin(
+            session, persona, None, start_from=message_id or "?", user_name=user_name,
+            language=language,
+        )  # fmt: skip
+
+    async def _persona(self, session: SessionInfo, persona: str | None) -> Persona:
+        if persona:
+            return await self.personas.get(session.owner, persona)
+        try:  # the conversation's own, unless it was deleted since
+            return await self.personas.get(session.owner, session.persona or self.default_persona)
+        except UnknownPersona:
+            return self.personas.catalog.get(self.default_persona)
 
     async def _begin(
         self,
@@ -127,9 +155,13 @@ class ChatService:
         content: str | None,
         *,
         start_from: str | None,
+        user_name: str,
+        language: str,
     ) -> Reply:
         owner = session.owner
-        chosen: Persona = self.personas.get(persona or session.persona or self.default_persona)
+        chosen = await self._persona(session, persona)
+        prompt = fill_prompt(chosen.system_prompt, user_name=user_name, language=language)
+        chosen = replace(chosen, system_prompt=prompt)
         if self.daily_token_quota:
             used = await self.replies.ledger.usage_today(owner)
             if used >= self.daily_token_quota:

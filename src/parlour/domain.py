@@ -43,6 +43,16 @@ class Persona:
     description_zh: str
     system_prompt: str
     icon: str = ""
+    owner: str | None = None  # who made it; None: built in
+    published: bool = False  # an administrator shares it with everyone (read-only to them)
+    model: str | None = None  # the model new conversations with it start on
+    starters: tuple[str, ...] = ()  # prompts offered on an empty conversation
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def builtin(self) -> bool:
+        return self.owner is None
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass is built field by field, slowly,

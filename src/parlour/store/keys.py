@@ -23,6 +23,7 @@ slot of a Redis Cluster::
     P:u:{OWNER}:convs                 zset   conversation ids scored by last activity
     P:u:{OWNER}:replies               set    the owner's running replies (concurrency limit)
     P:u:{OWNER}:usage:DAY             str    tokens used that day (quota)
+    P:u:{OWNER}:personas              hash   persona id -> JSON persona the owner made
 
     accounts, tag {acct}:
     P:{acct}:account:UID              hash   id username password_hash is_admin disabled created_at
@@ -37,6 +38,7 @@ slot of a Redis Cluster::
 
     no tag (single-key commands only):
     P:replies:running                 zset   "SID:RID" of running replies by last heartbeat
+    P:personas:published              hash   persona id -> JSON persona shared with everyone
     P:stop                            pub/sub channel carrying reply ids to stop
 
 Ids that reach a key are checked first (:func:`is_id`), so no crafted id names another key.
@@ -111,6 +113,9 @@ class Keys:
     def user_usage(self, owner: str, day: str) -> str:
         return f"{self.p}:u:{{{owner}}}:usage:{day}"
 
+    def user_personas(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:personas"
+
     # --- accounts -------------------------------------------------------------------
 
     def account(self, uid: str) -> str:
@@ -144,6 +149,9 @@ class Keys:
 
     def running_replies(self) -> str:
         return f"{self.p}:replies:running"
+
+    def published_personas(self) -> str:
+        return f"{self.p}:personas:published"
 
     def stop_channel(self) -> str:
         return f"{self.p}:stop"

@@ -15,7 +15,16 @@ from parlour.web.errors import install_error_handlers
 from parlour.web.lifespan import lifespan
 from parlour.web.limits import BodySizeLimit
 from parlour.web.observe import Observe
-from parlour.web.routes import auth, catalog, docs, health, replies, sessions, tutorial
+from parlour.web.routes import (
+    auth,
+    catalog,
+    docs,
+    health,
+    personas,
+    replies,
+    sessions,
+    tutorial,
+)
 from parlour.web.security import SameOriginWrites, SecurityHeaders, install_cors
 
 STATIC_DIR = Path(str(files("parlour.web") / "static"))
@@ -39,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SameOriginWrites, allowed=settings.cors_origins)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
-    for module in (auth, catalog, sessions, replies, tutorial, health, docs):
+    for module in (auth, catalog, personas, sessions, replies, tutorial, health, docs):
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
     return app

@@ -22,7 +22,7 @@ from parlour.chat import ChatService
 from parlour.config import Settings
 from parlour.domain import SessionInfo
 from parlour.errors import Forbidden, InvalidInput, Unauthorized
-from parlour.personas import PersonaCatalog
+from parlour.personas import Personas
 from parlour.providers.registry import ModelRegistry
 from parlour.ratelimit import Limiter
 from parlour.replies import ReplyManager
@@ -43,7 +43,7 @@ class Services:
     chat: ChatService
     replies: ReplyManager
     models: ModelRegistry
-    personas: PersonaCatalog
+    personas: Personas
     accounts: AccountService | None = None  # only with AUTH_MODE=password
     limiter: Limiter | None = None  # only with AUTH_MODE=password
 
@@ -65,6 +65,11 @@ class Principal:
     is_admin: bool
     via: Literal["local", "cookie", "token"]
     cookie: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        """The name a system prompt's {{user_name}} gets ("" for the single local user)."""
+        return "" if self.via == "local" else self.username
 
     @classmethod
     def of(

@@ -21,7 +21,7 @@ from parlour.config import Settings
 from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
 from parlour.errors import ModelNotConfigured
 from parlour.metrics import Metrics, Timer
-from parlour.personas import PersonaCatalog
+from parlour.personas import PersonaCatalog, Personas
 from parlour.providers.base import ChatProvider
 from parlour.providers.local import LocalProvider, bundled_model_path, runtime_available
 from parlour.providers.openai_compat import OpenAICompatProvider, RetryPolicy, Timeouts
@@ -30,6 +30,7 @@ from parlour.ratelimit import Limiter
 from parlour.replies import ReplyManager
 from parlour.store import ConversationStore, Keys, ReplyLedger
 from parlour.store.migrate import FormatError, ensure_format
+from parlour.store.personas import PersonaStore
 from parlour.web.deps import Services
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             max_per_owner=settings.max_concurrent_replies if with_accounts else 0,
             redis_timeout=settings.redis_socket_timeout,
         )
-        personas = PersonaCatalog()
+        personas = Personas(PersonaCatalog(), PersonaStore(redis, keys))
         chat = ChatService(
             store,
             models,

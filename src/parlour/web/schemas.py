@@ -21,24 +21,70 @@ class ErrorOut(BaseModel):
 
 class PersonaOut(BaseModel):
     id: str
-    name: str = Field(description="English name")
+    name: str = Field(description="English name (else the Chinese one)")
     name_zh: str
     name_en: str
-    description: str
+    description: str = Field(description="English description (as description_en)")
+    description_en: str
     description_zh: str
     icon: str
+    system_prompt: str = Field(description="Shown only to those who may use the persona.")
+    starters: list[str] = Field(default_factory=list, description="Offered on an empty chat.")
+    model: str | None = Field(None, description="The model new conversations start on.")
+    kind: Literal["builtin", "published", "own"] = Field(
+        description="Built in and published personas are read-only: duplicate them to edit."
+    )
+    created_at: float = 0.0
+    updated_at: float = 0.0
 
     @classmethod
-    def of(cls, p: Persona) -> PersonaOut:
+    def of(cls, p: Persona, owner: str | None = None) -> PersonaOut:
+        kind: Literal["builtin", "published", "own"] = (
+            "builtin" if p.builtin else "own" if p.owner == owner and not p.published
+            else "published"
+        )  # fmt: skip
         return cls(
             id=p.id,
-            name=p.name_en,
+            name=p.name_en or p.name_zh,
             name_zh=p.name_zh,
             name_en=p.name_en,
             description=p.description_en,
+            description_en=p.description_en,
             description_zh=p.description_zh,
             icon=p.icon,
+            system_prompt=p.system_prompt,
+            starters=list(p.starters),
+            model=p.model,
+            kind=kind,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
         )
+
+
+class PersonaIn(BaseModel):
+    """A persona of your own (every field optional when changing one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name_en: str | None = Field(None, max_length=200)
+    name_zh: str | None = Field(None, max_length=200)
+    description_en: str | None = Field(None, max_length=2_000)
+    description_zh: str | None = Field(None, max_length=2_000)
+    system_prompt: str | None = Field(
+        None,
+        max_length=20_000,
+        description="May use {{date}}, {{time}} (UTC), {{weekday}}, {{user_name}} and "
+        "{{language}}, filled in when a message is sent; others are left as written.",
+    )
+    icon: str | None = Field(None, max_length=64, description="An emoji or a few letters.")
+    model: str | None = Field(None, max_length=200)
+    starters: list[str] | None = Field(None, max_length=20)
+
+
+class PersonaImport(PersonaIn):
+    """A persona file as exported (``format`` parlour.persona)."""
+
+    format: Literal["parlour.persona"]
+    version: int = Field(1, ge=1, le=1)
 
 
 class PersonaList(BaseModel):
@@ -173,6 +219,9 @@ class ExportOut(BaseModel):
 class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     content: str = Field(description="The user's message.")
+    language: str | None = Field(
+        None, max_length=35, description="The writer's language (fills {{language}})."
+    )
     persona: str | None = Field(None, description="Switch the session's persona for this turn on.")
     replace_from: str | None = Field(
         None,
@@ -186,6 +235,7 @@ class MessageCreate(BaseModel):
 class RegenerateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     persona: str | None = None
+    language: str | None = Field(None, max_length=35)
     message_id: str | None = Field(
         None,
         max_length=64,

@@ -1,21 +1,13 @@
-"""Personas and models."""
+"""Models."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from parlour.web.deps import ServicesDep
-from parlour.web.schemas import ModelList, ModelOut, PersonaList, PersonaOut
+from parlour.web.schemas import ModelList, ModelOut
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
-
-
-@router.get("/personas")
-async def list_personas(services: ServicesDep) -> PersonaList:
-    return PersonaList(
-        personas=[PersonaOut.of(p) for p in services.personas.all()],
-        default=services.chat.default_persona,
-    )
 
 
 @router.get("/models")

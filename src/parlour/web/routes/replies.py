@@ -10,7 +10,13 @@ from fastapi.sse import EventSourceResponse
 from parlour.domain import ReplyStatus
 from parlour.errors import NoReplyInProgress
 from parlour.replies import Reply
-from parlour.web.deps import Conversation, ServicesDep, limit_messages, limit_writes
+from parlour.web.deps import (
+    Conversation,
+    CurrentPrincipal,
+    ServicesDep,
+    limit_messages,
+    limit_writes,
+)
 from parlour.web.schemas import ErrorOut, MessageCreate, RegenerateIn, StopOut
 from parlour.web.sse import OPENAPI, event_stream
 
@@ -24,12 +30,18 @@ router = APIRouter(
 async def start_reply(
     conversation: Conversation,
     body: MessageCreate,
+    principal: CurrentPrincipal,
     services: ServicesDep,
     _limited: Annotated[None, Depends(limit_messages)],
 ) -> Reply:
     """Runs before the response starts, so bad input still gets a 4xx, not a broken stream."""
     return await services.chat.send(
-        conversation, body.content, persona=body.persona, edit_of=body.replace_from
+        conversation,
+        body.content,
+        persona=body.persona,
+        edit_of=body.replace_from,
+        user_name=principal.display_name,
+        language=body.language or "",
     )
 
 
@@ -48,13 +60,18 @@ async def send_message(
 
 async def start_regeneration(
     conversation: Conversation,
+    principal: CurrentPrincipal,
     services: ServicesDep,
     _limited: Annotated[None, Depends(limit_messages)],
     body: RegenerateIn | None = None,
 ) -> Reply:
     body = body or RegenerateIn()
     return await services.chat.regenerate(
-        conversation, persona=body.persona, message_id=body.message_id
+        conversation,
+        persona=body.persona,
+        message_id=body.message_id,
+        user_name=principal.display_name,
+        language=body.language or "",
     )
 
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.sse import EventSourceResponse
 
 from parlour.replies import Reply
 from parlour.web.deps import (
+    LOCAL_USER,
     ServicesDep,
     TutorialCaller,
     TutorialConversation,
     limit_messages,
     limit_writes,
+    tutorial_caller,
 )
 from parlour.web.schemas import (
     ErrorOut,
@@ -47,7 +49,7 @@ async def start_chat(
     role: Annotated[str | None, Query(max_length=64)] = None,
 ) -> StartChatOut:
     info = await services.chat.create_session(caller, persona=role)
-    persona = services.personas.get(info.persona)
+    persona = await services.personas.get(caller, info.persona)
     return StartChatOut(session_id=info.id, welcome_message=WELCOME.format(name=persona.name_zh))
 
 
@@ -112,17 +114,31 @@ async def delete_session(session_id: str, caller: TutorialCaller, services: Serv
     return Notice(message="会话已删除")
 
 
+async def roles_owner(
+    services: ServicesDep,
+    request: Request,
+    user_id: Annotated[
+        str | None, Query(description="Include this user's own personas.", max_length=64)
+    ] = None,
+) -> str:
+    if user_id is None:
+        return LOCAL_USER if services.settings.auth_mode == "none" else ""
+    return await tutorial_caller(services, request, user_id)
+
+
 @router.get("/roles")
-async def roles(services: ServicesDep) -> RolesOut:
+async def roles(owner: Annotated[str, Depends(roles_owner)], services: ServicesDep) -> RolesOut:
+    """The personas, in the tutorial's shape: built in, published, and (with ``user_id``,
+    or the single local user) the user's own; ``role=`` takes any of their ids."""
     return RolesOut(
         roles={
             p.id: RoleOut(
-                name=p.name_zh,
-                name_en=p.name_en,
-                description=p.description_zh,
+                name=p.name_zh or p.name_en,
+                name_en=p.name_en or p.name_zh,
+                description=p.description_zh or p.description_en,
                 system_prompt=p.system_prompt,
             )
-            for p in services.personas.all()
+            for p in await services.personas.visible(owner)
         },
-        default_role="assistant",
+        default_role=services.chat.default_persona,
     )
