@@ -26,6 +26,12 @@ FILES: dict[str, list[tuple[str, str]]] = {
         ("es/highlight.min.js", "highlight.min.js"),
         ("LICENSE", "highlight.LICENSE"),
     ],
+    # Maths; the page loads it only when a message holds some.
+    "katex": [
+        ("dist/katex.mjs", "katex.js"),
+        ("dist/katex.min.css", "katex/katex.min.css"),
+        ("LICENSE", "katex.LICENSE"),
+    ],
     # The interactive API page (/docs) uses its own copy, so it works offline.
     "swagger-ui-dist": [
         ("swagger-ui-bundle.js", "swagger-ui/swagger-ui-bundle.js"),
@@ -34,6 +40,14 @@ FILES: dict[str, list[tuple[str, str]]] = {
         ("NOTICE", "swagger-ui/NOTICE"),
         ("swagger-ui-bundle.js.LICENSE.txt", "swagger-ui/swagger-ui-bundle.js.LICENSE.txt"),
     ],
+}
+
+
+# package -> [(folder inside the package, pattern, folder in vendor/)]: KaTeX's fonts.
+# Its stylesheet names WOFF2 first, which every browser the page supports reads,
+# so the WOFF and TTF copies are left out.
+FOLDERS: dict[str, list[tuple[str, str, str]]] = {
+    "katex": [("dist/fonts", "*.woff2", "katex/fonts")],
 }
 
 
@@ -59,8 +73,19 @@ def main() -> int:
             (VENDOR / target).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, VENDOR / target)
         versions[package] = version_of(package)
+    copied = sum(len(f) for f in FILES.values())
+    for package, folders in FOLDERS.items():
+        for source, pattern, target in folders:
+            found = sorted((MODULES / package / source).glob(pattern))
+            if not found:
+                print(f"{package}: no {source}/{pattern}; is the version right?", file=sys.stderr)
+                return 1
+            (VENDOR / target).mkdir(parents=True, exist_ok=True)
+            for path in found:
+                shutil.copyfile(path, VENDOR / target / path.name)
+            copied += len(found)
     (VENDOR / "versions.json").write_text(json.dumps(versions, indent=2) + "\n", encoding="utf-8")
-    print(f"copied {sum(len(f) for f in FILES.values())} files into {VENDOR.relative_to(ROOT)}")
+    print(f"copied {copied} files into {VENDOR.relative_to(ROOT)}")
     return 0
 
 

@@ -6,18 +6,24 @@ import { Marked } from "../vendor/marked.esm.js";
 import DOMPurify from "../vendor/purify.es.js";
 import hljs from "../vendor/highlight.min.js";
 import { t } from "./i18n.js";
+import { fillMaths, mathExtension } from "./maths.js";
 
 const escapeHtml = (s) =>
   s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
+// Highlighting is the costly part of a render: a code block still being streamed
+// is shown plain and highlighted once, when it is finished (see stream-render.js).
+let highlighting = true;
+
 const marked = new Marked({ gfm: true, breaks: true });
+marked.use(mathExtension);
 marked.use({
   renderer: {
     html: ({ text }) => escapeHtml(text),
     code({ text, lang }) {
       const language = (lang || "").trim().split(/\s+/)[0].toLowerCase();
       const known = language && hljs.getLanguage(language);
-      const body = known
+      const body = known && highlighting
         ? hljs.highlight(text, { language, ignoreIllegals: true }).value
         : escapeHtml(text);
       const cls = known ? ` class="hljs language-${escapeHtml(language)}"` : ' class="hljs"';
@@ -31,11 +37,11 @@ const PURIFY = {
   ALLOWED_TAGS: [
     "a", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6",
     "hr", "i", "img", "input", "kbd", "li", "ol", "p", "pre", "s", "span", "strong", "sub",
-    "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+    "sup", "table", "tbody", "td", "th", "thead", "tr", "ul", "div",
   ],
   ALLOWED_ATTR: [
     "href", "title", "alt", "src", "class", "align", "start", "type", "checked", "disabled",
-    "colspan", "rowspan", "data-lang",
+    "colspan", "rowspan", "data-lang", "data-math",
   ],
   ALLOW_DATA_ATTR: false,
   RETURN_DOM_FRAGMENT: true,
@@ -150,11 +156,31 @@ function decorateCode(fragment) {
   }
 }
 
-/** Render untrusted Markdown to a sanitized DocumentFragment. */
-export function renderMarkdown(text) {
-  const html = marked.parse(text, { async: false });
+/** Split Markdown into its top-level blocks (marked tokens; each has its `raw` source). */
+export function lexBlocks(text) {
+  return marked.lexer(text);
+}
+
+/**
+ * Render blocks from lexBlocks() to a sanitized DocumentFragment. With `highlight`
+ * false, code is shown plain (for a block that is still growing).
+ */
+export function renderBlocks(tokens, { highlight = true } = {}) {
+  highlighting = highlight;
+  let html;
+  try {
+    html = marked.parser(tokens);
+  } finally {
+    highlighting = true;
+  }
   const fragment = DOMPurify.sanitize(html, PURIFY);
   finishImages(fragment);
   decorateCode(fragment);
+  fillMaths(fragment);
   return fragment;
+}
+
+/** Render untrusted Markdown to a sanitized DocumentFragment. */
+export function renderMarkdown(text) {
+  return renderBlocks(lexBlocks(text));
 }
