@@ -5,6 +5,7 @@ import { t } from "./i18n.js";
 import { versionSwitcher } from "./branches.js";
 import { icon, personaIcon } from "./icons.js";
 import { renderMarkdown } from "./markdown.js";
+import { StreamRender } from "./stream-render.js";
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -73,9 +74,14 @@ export class MessageView {
     }
   }
 
+  /** Show the text. While a reply streams, only its growing end is rendered again. */
   render() {
     if (this.role === "user") this.content.textContent = this.text;
-    else this.content.replaceChildren(renderMarkdown(this.text));
+    else if (this.streaming) (this.renderer ??= new StreamRender(this.content)).update(this.text);
+    else if (this.renderer) {
+      this.renderer.finish(this.text);
+      this.renderer = null;
+    } else this.content.replaceChildren(renderMarkdown(this.text));
     this.bubble.hidden = this.role === "assistant" && !this.text && !this.typing;
   }
 
@@ -88,6 +94,12 @@ export class MessageView {
     this.render();
   }
 
+  /** Render from scratch (the language changed: labels inside the text change too). */
+  rerender() {
+    this.renderer?.restart();
+    this.render();
+  }
+
   setTyping(on) {
     this.typing = on;
     this.li.classList.toggle("typing", on);
@@ -96,9 +108,14 @@ export class MessageView {
       dots.setAttribute("role", "status");
       const label = el("span", "sr-only", t("thinking"));
       dots.append(label, el("span", "dot"), el("span", "dot"), el("span", "dot"));
+      this.renderer?.reset();
       this.content.replaceChildren(dots);
+      this.dots = dots;
       this.bubble.hidden = false;
-    } else if (this.content.querySelector(".typing-dots")) {
+    } else if (this.dots) {
+      // Called on every delta: no search of the (growing) content here.
+      this.dots = null;
+      this.renderer?.reset();
       this.content.replaceChildren();
     }
   }
@@ -248,7 +265,7 @@ export class MessageList {
     for (const view of this.views) {
       view.label(this.personas);
       if (view.role === "assistant" && !view.streaming) view.setOutcome(view.status, view.error);
-      view.render();
+      view.rerender();
     }
     this.refreshActions();
   }
