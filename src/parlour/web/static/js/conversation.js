@@ -73,10 +73,15 @@ export class Conversation {
     if (session.reply_id) await this.attach(token, session.reply_id);
   }
 
+  /**
+   * Show the latest page of messages. The session says how many it holds, so one
+   * request fetches the right page; a second is made only if that count was stale.
+   */
   async loadLatest(token) {
     const id = this.session.id;
-    let page = await api.messages(id, 0, PAGE);
-    if (page.total > page.items.length) page = await api.messages(id, page.total - PAGE, PAGE);
+    const latest = (total) => Math.max(0, total - PAGE);
+    let page = await api.messages(id, latest(this.session.message_count ?? 0), PAGE);
+    if (page.offset !== latest(page.total)) page = await api.messages(id, latest(page.total), PAGE);
     if (token !== this.token) return;
     this.firstLoaded = page.offset;
     this.messages.show(page.items);
