@@ -45,8 +45,9 @@ typecheck: $(VENV)/.installed
 
 check: lint typecheck test
 
-bench: install
+bench: install system-deps
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.rendering
 
 clean:
 	rm -rf $(VENV) node_modules src/parlour/web/static/vendor .mypy_cache .ruff_cache .pytest_cache

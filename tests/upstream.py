@@ -65,6 +65,7 @@ class ScriptedUpstream:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.disconnects = 0
+        self.ended: list[float] = []  # wall-clock time each stream's last frame went out
         self._lock = threading.Lock()
         self._server: ThreadedServer | None = None
         self.url = ""
@@ -81,6 +82,7 @@ class ScriptedUpstream:
             self.requests.clear()
             self.headers.clear()
             self.disconnects = 0
+            self.ended.clear()
 
     def _next(self, body: dict[str, Any]) -> Script:
         with self._lock:
@@ -152,6 +154,7 @@ class ScriptedUpstream:
                 ending += f"data: {json.dumps(data)}\n\n".encode()
             async for piece in send(ending + b"data: [DONE]\n\n"):
                 yield piece
+            self.ended.append(time.time())
         except asyncio.CancelledError:
             self.disconnects += 1
             raise
