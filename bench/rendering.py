@@ -45,7 +45,7 @@ from bench.fixtures import OWNER, SharedRedis
 from bench.procs import Server
 from bench.report import BENCH_DIR, machine, pct
 from parlour.domain import Message, new_id, now
-from parlour.store import ConversationStore
+from parlour.store import ConversationStore, Keys
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -291,8 +291,9 @@ def seed(redis_url: str, sid: str, count: int) -> None:
 
     async def go() -> None:
         async with Redis.from_url(redis_url, decode_responses=True) as redis:
-            store = ConversationStore(redis, max_messages=max(10_000, count))
+            store = ConversationStore(redis, Keys("parlour"), max_messages=max(10_000, count))
             session = await store.get_session(OWNER, sid)
+            parent = None
             for i in range(count):
                 if i % 2 == 0:
                     role, text = "user", f"Question {i}: how do I sort a list of totals by region?"
@@ -304,8 +305,10 @@ def seed(redis_url: str, sid: str, count: int) -> None:
                     )
                     if i % 10 == 1:
                         text += "\n```python\nrows = sorted(rows, key=lambda r: r.total)\n```\n"
-                message = Message(new_id(), role, text, now(), session.persona, model="bench")
+                message = Message(new_id(), role, text, now(), session.persona,
+                                  model="bench", parent=parent)  # fmt: skip
                 await store.append_message(session, message)
+                parent = message.id
 
     with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
         pool.submit(asyncio.run, go()).result()

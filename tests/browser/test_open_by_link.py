@@ -11,7 +11,7 @@ from playwright.sync_api import Page, Request, expect
 from redis.asyncio import Redis
 
 from parlour.domain import Message, new_id, now
-from parlour.store import ConversationStore
+from parlour.store import ConversationStore, Keys
 from tests.browser.chat import open_app, replies
 from tests.live import LiveServer
 
@@ -24,12 +24,15 @@ def stored_conversation(server: LiveServer, redis_url: str, count: int) -> str:
 
     async def fill() -> None:
         async with Redis.from_url(redis_url, decode_responses=True) as redis:
-            store = ConversationStore(redis, max_messages=10_000)
+            store = ConversationStore(redis, Keys(server.settings.redis_key_prefix))
             session = await store.get_session("local", session_id)
+            parent = None
             for i in range(count):
                 role = "user" if i % 2 == 0 else "assistant"
-                message = Message(new_id(), role, f"message {i}", now(), session.persona)
+                message = Message(new_id(), role, f"message {i}", now(), session.persona,
+                                  parent=parent)  # fmt: skip
                 await store.append_message(session, message)
+                parent = message.id
 
     with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
         pool.submit(asyncio.run, fill()).result()
