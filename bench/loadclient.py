@@ -173,7 +173,7 @@ class StreamProtocol(asyncio.Protocol):
                 self._delta(now, _tokens(content))
         elif name == b"done":
             self._finish(None)
-        elif name == b"error":
+        elif name == b"failure":
             self._finish("error event: " + data.decode(errors="replace")[:200])
 
     def _direct_event(self, event: bytes, now: float) -> None:

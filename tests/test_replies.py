@@ -4,7 +4,6 @@ replies that outlive their connection, stop, resume and the one-reply-at-a-time 
 from __future__ import annotations
 
 import socket
-import time
 
 import httpx
 
@@ -13,6 +12,7 @@ from parlour.store import Keys
 from tests.conftest import ServerFactory
 from tests.live import collect, sse, text_of
 from tests.upstream import Reply, ScriptedUpstream, Status
+from tests.waiting import wait_until
 
 
 def new_session(client: httpx.Client, persona: str = "assistant") -> str:
@@ -25,16 +25,6 @@ def send(client: httpx.Client, sid: str, content: str) -> list:  # type: ignore[
 
 def history(client: httpx.Client, sid: str) -> list[dict[str, object]]:
     return list(client.get(f"/api/v1/sessions/{sid}/messages").json()["items"])
-
-
-def wait_for(predicate, timeout: float = 10.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_reply_streams_start_deltas_done(client: httpx.Client, upstream: ScriptedUpstream) -> None:
@@ -117,7 +107,7 @@ def test_cut_off_mid_stream_stores_the_partial_reply(
     sid = new_session(client)
     events = send(client, sid, "question")
     assert text_of(events) == "The answer is for"
-    assert events[-1].event == "error"
+    assert events[-1].event == "failure"
     assert events[-1].json()["code"] == "upstream_unavailable"
     assert len(upstream.requests) == 1  # no retry once text was streamed
     stored = history(client, sid)[-1]
@@ -132,7 +122,7 @@ def test_in_band_error_ends_the_reply_with_an_error_event(
     upstream.enqueue(Reply(["Partial"], error_event="overloaded"))
     sid = new_session(client)
     events = send(client, sid, "q")
-    assert events[-1].event == "error"
+    assert events[-1].event == "failure"
     assert history(client, sid)[-1]["status"] == "partial"
 
 
@@ -148,7 +138,7 @@ def test_reply_completes_in_history_when_the_client_leaves_after_the_first_delta
         for event in events:
             if event.event == "delta":
                 break  # the reader goes away here
-    stored = wait_for(lambda: [m for m in history(client, sid) if m["role"] == "assistant"])
+    stored = wait_until(lambda: [m for m in history(client, sid) if m["role"] == "assistant"])
     assert stored[0]["content"] == "one two three four"
     assert stored[0]["status"] == "complete"
 
@@ -184,7 +174,7 @@ def test_deleting_the_conversation_mid_reply_stores_nothing(
     ):
         next(e for e in events if e.event == "delta")
         assert client.delete(f"/api/v1/sessions/{sid}").status_code == 204
-        final = next(e for e in events if e.event in ("done", "error"))
+        final = next(e for e in events if e.event in ("done", "failure"))
     assert final.json()["message_id"] is None  # nowhere to store it
     assert client.get(f"/api/v1/sessions/{sid}").status_code == 404
     assert client.get(f"/api/v1/sessions/{sid}/messages").status_code == 404
@@ -207,7 +197,7 @@ def test_stop_keeps_the_partial_text(client: httpx.Client, upstream: ScriptedUps
                 if len(seen) == 3:
                     stopped = client.post(f"/api/v1/sessions/{sid}/reply/stop")
                     assert stopped.status_code == 202
-            if event.event in ("done", "error"):
+            if event.event in ("done", "failure"):
                 final = event
                 break
     assert final.event == "done"
@@ -215,7 +205,7 @@ def test_stop_keeps_the_partial_text(client: httpx.Client, upstream: ScriptedUps
     stored = history(client, sid)[-1]
     assert stored["status"] == "partial"
     assert 3 <= len(stored["content"].split()) < 20
-    assert wait_for(lambda: upstream.disconnects >= 1)  # the upstream request was closed
+    assert wait_until(lambda: upstream.disconnects >= 1)  # the upstream request was closed
     assert client.post(f"/api/v1/sessions/{sid}/reply/stop").status_code == 404
 
 
@@ -243,11 +233,20 @@ def test_resume_after_last_event_id_gets_exactly_the_rest(
     assert rest[-1].event == "done"
 
 
-def test_resume_with_no_reply_running_says_so(client: httpx.Client) -> None:
+def test_following_with_no_reply_running_says_there_is_nothing_to_follow(
+    client: httpx.Client,
+) -> None:
     sid = new_session(client)
     response = client.get(f"/api/v1/sessions/{sid}/reply")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "no_reply_in_progress"
+    # 204 No Content: what tells an EventSource not to reconnect.
+    assert response.status_code == 204
+    assert response.content == b""
+    unknown = client.get(f"/api/v1/sessions/{sid}/reply", params={"reply_id": "f" * 32})
+    assert unknown.status_code == 204
+    # Stopping is not following: with nothing to stop, that is still said in words.
+    stop = client.post(f"/api/v1/sessions/{sid}/reply/stop")
+    assert stop.status_code == 404
+    assert stop.json()["error"]["code"] == "no_reply_in_progress"
 
 
 def test_heartbeat_comments_while_the_model_is_silent(
@@ -271,11 +270,13 @@ def test_rate_limit_before_the_first_token_is_retried_after_retry_after(
 ) -> None:
     upstream.enqueue(Status(429, retry_after="1"), Reply(["fine"]))
     sid = new_session(client)
-    started = time.monotonic()
     events = send(client, sid, "q")
     assert text_of(events) == "fine"
-    assert time.monotonic() - started >= 0.9  # Retry-After was honoured
     assert len(upstream.requests) == 2
+    # Retry-After was honoured: the retry came no sooner than asked. (A floor the server
+    # itself guarantees, as the upstream saw it; a slow machine only makes the gap longer.)
+    first, second = upstream.arrivals
+    assert second - first >= 1.0
 
 
 def test_upstream_failing_every_try_gives_a_readable_error(
@@ -286,7 +287,7 @@ def test_upstream_failing_every_try_gives_a_readable_error(
     events = send(client, sid, "q")
     assert len(upstream.requests) == 3  # bounded retries
     error = events[-1]
-    assert error.event == "error"
+    assert error.event == "failure"
     assert error.json()["code"] == "upstream_unavailable"
     assert "model service" in error.json()["message"]
     stored = history(client, sid)
@@ -306,7 +307,7 @@ def test_without_any_model_each_reply_explains_how_to_configure_one(
         assert client.get("/api/v1/models").json() == {"models": [], "default": None}
         sid = new_session(client)
         events = send(client, sid, "hello?")
-    assert events[-1].event == "error"
+    assert events[-1].event == "failure"
     body = events[-1].json()
     assert body["code"] == "model_not_configured"
     assert "OPENAI_API_KEY" in body["message"]
@@ -320,8 +321,8 @@ def test_finished_reply_streams_expire(
         sid = new_session(client)
         rid = send(client, sid, "hi")[0].json()["reply_id"]
     key = Keys("parlour").reply_events(sid, rid)
-    wait_for(lambda: 0 < redis.ttl(key) <= 2, timeout=2)  # the final batch set the expiry
-    wait_for(lambda: not redis.exists(key), timeout=5)
+    wait_until(lambda: 0 < redis.ttl(key) <= 2)  # the final batch set the expiry
+    wait_until(lambda: not redis.exists(key))
 
 
 def test_a_silent_upstream_times_out_before_the_first_token(
@@ -331,10 +332,10 @@ def test_a_silent_upstream_times_out_before_the_first_token(
     upstream.enqueue(Reply(["too late"], first_delay=3))
     with httpx.Client(base_url=server.url) as client:
         sid = new_session(client)
-        started = time.monotonic()
         events = send(client, sid, "hello?")
-    assert time.monotonic() - started < 2.5
-    assert events[-1].event == "error"
+    # It gave up before the upstream's first token: no text, a timeout.
+    assert text_of(events) == ""
+    assert events[-1].event == "failure"
     assert events[-1].json()["code"] == "upstream_timeout"
 
 
@@ -345,12 +346,10 @@ def test_an_upstream_silent_between_tokens_times_out_and_keeps_the_text(
     upstream.enqueue(Reply(["first ", "much later"], delay=3))
     with httpx.Client(base_url=server.url) as client:
         sid = new_session(client)
-        started = time.monotonic()
         events = send(client, sid, "hello?")
         stored = history(client, sid)[-1]
-    assert time.monotonic() - started < 2.5
-    assert text_of(events) == "first "
-    assert events[-1].event == "error"
+    assert text_of(events) == "first "  # it did not wait for "much later"
+    assert events[-1].event == "failure"
     assert events[-1].json()["code"] == "upstream_timeout"
     assert (stored["status"], stored["content"]) == ("partial", "first ")
     assert len(upstream.requests) == 1  # text was streamed: no retry
@@ -363,10 +362,8 @@ def test_an_upstream_sending_only_comments_times_out_too(
     upstream.enqueue(Reply(["first ", "much later"], delay=4, keepalive=0.2))
     with httpx.Client(base_url=server.url) as client:
         sid = new_session(client)
-        started = time.monotonic()
         events = send(client, sid, "hello?")
-    assert time.monotonic() - started < 3.5
-    assert text_of(events) == "first "
+    assert text_of(events) == "first "  # the comments did not keep it waiting
     assert events[-1].json()["code"] == "upstream_timeout"
 
 
@@ -388,7 +385,7 @@ def test_an_unreachable_model_service_says_so(make_server: ServerFactory) -> Non
     server = make_server(openai_base_url=f"http://127.0.0.1:{closed}/v1", upstream_attempts=1)
     with httpx.Client(base_url=server.url) as client:
         events = send(client, new_session(client), "anyone there?")
-    assert events[-1].event == "error"
+    assert events[-1].event == "failure"
     assert events[-1].json()["code"] == "upstream_unavailable"
 
 
@@ -478,6 +475,6 @@ def test_a_rate_limited_reply_says_when_to_retry(
     upstream.enqueue(Status(429, retry_after="7"))
     with httpx.Client(base_url=server.url) as client:
         events = send(client, new_session(client), "q")
-    assert events[-1].event == "error"
+    assert events[-1].event == "failure"
     assert events[-1].json()["code"] == "upstream_rate_limited"
     assert events[-1].json()["retry_after"] == 7

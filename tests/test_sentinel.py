@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from redis import Redis
+from redis.exceptions import RedisError
 
 from parlour.embedded import redis_server_binary
 from tests.conftest import make_settings
 from tests.live import LiveServer, collect
 from tests.processes import free_port
 from tests.upstream import ScriptedUpstream
-
-
-def _wait(predicate, what: str, timeout: float = 15) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception:  # noqa: S110 - not up yet
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not come up")
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -45,12 +34,14 @@ def sentinel(tmp_path: Path) -> Iterator[int]:
     )
     watcher = subprocess.Popen([binary, str(conf), "--sentinel"], stdout=subprocess.DEVNULL)
     try:
-        _wait(lambda: Redis(port=master_port).ping(), "redis master")
-        _wait(
+        up = {"timeout": 15, "ignore": (RedisError,)}  # not up yet
+        wait_until(lambda: Redis(port=master_port).ping(), what="redis master", **up)
+        wait_until(
             lambda: Redis(port=sentinel_port).execute_command(
                 "SENTINEL", "get-master-addr-by-name", "parlourmaster"
             ),
-            "sentinel",
+            what="sentinel",
+            **up,
         )
         yield sentinel_port
     finally:

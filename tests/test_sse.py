@@ -24,7 +24,7 @@ def wire(event: ReplyEvent, tutorial: bool = False) -> bytes | None:
         (ReplyEvent(4, "done", {"finish_reason": "stop"}),
          b'event: done\ndata: {"finish_reason":"stop"}\nid: 4\n\n'),
         (ReplyEvent(5, "error", {"code": "x", "message": "m"}),
-         b'event: error\ndata: {"code":"x","message":"m"}\nid: 5\n\n'),
+         b'event: failure\ndata: {"code":"x","message":"m"}\nid: 5\n\n'),
     ],
 )  # fmt: skip
 def test_api_frames(event: ReplyEvent, expected: bytes) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 import httpx
 
 from parlour.config import Settings
-from parlour.web.app import create_app
 from tests.processes import ServerProcess, free_port
 from tests.upstream import ScriptedUpstream
 
@@ -62,13 +61,6 @@ def test_tutorial_redis_variables_build_the_url() -> None:
     )
     assert settings.redis_connection_url() == "redis://:p%40ss@cache:6380/2"
     assert Settings(_env_file=None).redis_connection_url() is None  # type: ignore[call-arg]
-
-
-def test_the_factory_builds_independent_apps(tmp_path: Path) -> None:
-    a = create_app(Settings(_env_file=None, data_dir=tmp_path / "a"))  # type: ignore[call-arg]
-    b = create_app(Settings(_env_file=None, data_dir=tmp_path / "b"))  # type: ignore[call-arg]
-    assert a is not b
-    assert a.state.settings.data_dir != b.state.settings.data_dir
 
 
 def test_access_logs_leave_out_query_strings(tmp_path: Path, upstream: ScriptedUpstream) -> None:

@@ -64,6 +64,7 @@ class ScriptedUpstream:
         self.scripts: deque[Script] = deque()
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.arrivals: list[float] = []  # time.monotonic() of each request, as it came
         self.disconnects = 0
         self.ended: list[float] = []  # wall-clock time each stream's last frame went out
         self._lock = threading.Lock()
@@ -81,12 +82,14 @@ class ScriptedUpstream:
             self.scripts.clear()
             self.requests.clear()
             self.headers.clear()
+            self.arrivals.clear()
             self.disconnects = 0
             self.ended.clear()
 
     def _next(self, body: dict[str, Any]) -> Script:
         with self._lock:
             self.requests.append(body)
+            self.arrivals.append(time.monotonic())
             return self.scripts.popleft() if self.scripts else echo_reply(body)
 
     # --- the HTTP side -----------------------------------------------------------

@@ -18,13 +18,18 @@ log = logging.getLogger(__name__)
 
 
 def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    retry_after: float | None = None,
 ) -> JSONResponse:
-    return JSONResponse(
-        {"detail": message, "error": {"code": code, "message": message}},
-        status_code=status,
-        headers=headers,
-    )
+    """The one error body: ``error`` has the fields of a stream's ``failure`` event."""
+    error: dict[str, object] = {"code": code, "message": message}
+    if retry_after is not None:
+        error["retry_after"] = retry_after
+        headers = {**(headers or {}), "Retry-After": str(math.ceil(retry_after))}
+    return JSONResponse({"detail": message, "error": error}, status_code=status, headers=headers)
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
@@ -50,19 +55,16 @@ def _describe_validation(exc: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ParlourError)
     async def parlour_error(_request: Request, exc: ParlourError) -> JSONResponse:
-        headers = None
-        if exc.retry_after is not None:
-            headers = {"Retry-After": str(math.ceil(exc.retry_after))}
         if exc.status_code >= 500:
             log.warning("request failed: %s", exc.code)
-        return error_response(exc.status_code, exc.code, exc.message, headers)
+        return error_response(exc.status_code, exc.code, exc.message, retry_after=exc.retry_after)
 
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)
     async def redis_down(_request: Request, exc: Exception) -> JSONResponse:
         log.warning("Redis unavailable: %s", type(exc).__name__)
         err = StorageUnavailable()
-        return error_response(err.status_code, err.code, err.message, {"Retry-After": "2"})
+        return error_response(err.status_code, err.code, err.message, retry_after=2)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,8 +10,11 @@ from parlour.domain import Message, ModelInfo, Persona, SessionInfo
 
 
 class ErrorBody(BaseModel):
-    code: str
-    message: str
+    code: str = Field(description="Stable, for programs (and the page's choice of text).")
+    message: str = Field(description="For people, in English.")
+    retry_after: float | None = Field(
+        default=None, description="Seconds to wait before trying again, when known."
+    )
 
 
 class ErrorOut(BaseModel):

@@ -26,9 +26,18 @@ _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # nginx: do
 # For a route's ``responses=``: the schema of what it streams. (Such a route keeps the
 # plain ``response_class``: FastAPI treats every ``EventSourceResponse`` route as a
 # generator endpoint.)
+STREAM_DESCRIPTION = (
+    "A stream of Server-Sent Events (`text/event-stream`), each with its sequence number as "
+    "its SSE `id`: `start` (`reply_id`, `session_id`, `user_message_id`, `model`, `persona`), "
+    'then `delta` (`{"content"}`)..., then `done` (`finish_reason`, `usage`, `message_id`) '
+    'or `failure` (`{"code", "message", "retry_after"?, "message_id"?}`). A failure '
+    "has a name of its own because a browser's `EventSource` reserves `error` for its "
+    "connection errors. Comment lines keep the connection alive while the model is silent."
+)
+
 OPENAPI: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "A stream of Server-Sent Events (`text/event-stream`).",
+        "description": STREAM_DESCRIPTION,
         "content": {
             "text/event-stream": {
                 "schema": {
@@ -45,6 +54,21 @@ OPENAPI: dict[int | str, dict[str, Any]] = {
 }
 
 
+# For ``GET .../reply``: besides the stream, the answer that tells a client to stop.
+FOLLOW_OPENAPI: dict[int | str, dict[str, Any]] = {
+    **OPENAPI,
+    204: {
+        "description": (
+            "Nothing to follow: the reply has finished (and the client has every event up to "
+            "its end), or there is no such reply. An `EventSource` stops reconnecting on a 204."
+        )
+    },
+}
+
+# The SSE event name of each reply event kind where the two differ.
+EVENT_NAMES = {"error": "failure"}
+
+
 def _frame(data: object, event: str | None = None, id: int | None = None) -> bytes:
     # orjson escapes every line break, so the JSON is one ``data:`` line as it is.
     head = b"event: " + event.encode() + b"\n" if event is not None else b""
@@ -54,11 +78,15 @@ def _frame(data: object, event: str | None = None, id: int | None = None) -> byt
 
 def api_frame(event: ReplyEvent) -> bytes:
     """``/api/v1``: named events, each with the reply's sequence number as its id."""
-    return _frame(event.data, event.kind, event.seq)
+    return _frame(event.data, EVENT_NAMES.get(event.kind, event.kind), event.seq)
 
 
 def tutorial_frame(event: ReplyEvent) -> bytes | None:
-    """The tutorial's unnamed events: ``chunk``, then ``end`` or ``error``."""
+    """The tutorial's unnamed events: ``chunk``, then ``end`` or ``error``.
+
+    Unnamed (``message``) events cannot collide with ``EventSource``'s own ``error``
+    event, so the tutorial's documented shape stays as it was.
+    """
     if event.kind == "delta":
         return _frame({"content": event.data["content"], "type": "chunk"})
     if event.kind == "done":
@@ -73,8 +101,9 @@ async def frames(
 ) -> AsyncIterator[bytes]:
     """SSE frames for a reply; a silent model yields comment heartbeats.
 
-    An error while following (Redis lost, reply expired) ends the stream with an
-    ``error`` event instead of a broken connection.
+    An error while following (Redis lost, reply expired) ends the stream with a
+    ``failure`` event (the tutorial's: a ``{"type": "error"}`` one) instead of a
+    broken connection.
     """
     try:
         async for event in events:
@@ -90,7 +119,15 @@ async def frames(
         if tutorial:
             yield _frame({"type": "error", "content": exc.message})
         else:
-            yield _frame({"code": exc.code, "message": exc.message}, "error")
+            yield _frame(failure_data(exc), EVENT_NAMES["error"])
+
+
+def failure_data(exc: ParlourError) -> dict[str, object]:
+    """What a ``failure`` event carries: the error contract's fields."""
+    data: dict[str, object] = {"code": exc.code, "message": exc.message}
+    if exc.retry_after is not None:
+        data["retry_after"] = exc.retry_after
+    return data
 
 
 def event_stream(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.sse import EventSourceResponse
 
-from parlour.domain import ReplyStatus
+from parlour.domain import ReplyEvent, ReplyStatus
 from parlour.errors import NoReplyInProgress
 from parlour.replies import Reply
 from parlour.web.deps import (
@@ -18,7 +19,7 @@ from parlour.web.deps import (
     limit_writes,
 )
 from parlour.web.schemas import ErrorOut, MessageCreate, RegenerateIn, StopOut
-from parlour.web.sse import OPENAPI, event_stream
+from parlour.web.sse import FOLLOW_OPENAPI, OPENAPI, event_stream
 
 router = APIRouter(
     prefix="/api/v1/sessions/{session_id}",
@@ -115,16 +116,63 @@ def _resume_point(header: str | None, query: int | None) -> int:
     return 0
 
 
-@router.get("/reply", response_class=Response, responses=OPENAPI)
+async def reply_to_follow(
+    conversation: Conversation,
+    services: ServicesDep,
+    reply_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> tuple[str, str] | None:
+    """The reply to follow, or None when it has finished or never was (an unknown
+    conversation is still a 404)."""
+    try:
+        return await find_reply(conversation, services, reply_id)
+    except NoReplyInProgress:
+        return None
+
+
+async def _unless_empty(
+    events: AsyncIterator[ReplyEvent | None],
+) -> AsyncIterator[ReplyEvent | None] | None:
+    """``events``, or None when they end before the first one."""
+    try:
+        first = await anext(events)
+    except StopAsyncIteration:
+        return None
+
+    async def chained() -> AsyncIterator[ReplyEvent | None]:
+        yield first
+        async for event in events:
+            yield event
+
+    return chained()
+
+
+@router.get("/reply", response_class=Response, responses=FOLLOW_OPENAPI)
 async def follow_reply(
-    found: Annotated[tuple[str, str], Depends(find_reply)],
+    found: Annotated[tuple[str, str] | None, Depends(reply_to_follow)],
     services: ServicesDep,
     last_event_id: Annotated[str | None, Header()] = None,
     after: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
-) -> EventSourceResponse:
-    """Attach to the reply in progress (or ``reply_id``); resume after ``Last-Event-ID``."""
+) -> Response:
+    """Attach to the reply in progress (or ``reply_id``); resume after ``Last-Event-ID``.
+
+    A finished reply whose events the client already has, or a reply that does not
+    exist, answers 204 No Content: an ``EventSource`` takes it as "do not reconnect".
+    """
+    if found is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
     sid, rid = found
-    return event_stream(services.replies.follow(sid, rid, _resume_point(last_event_id, after)))
+    events = services.replies.follow(sid, rid, _resume_point(last_event_id, after))
+    facts = await services.ledger.facts(sid, rid)
+    if facts is None or facts.status != ReplyStatus.RUNNING:
+        # Finished: its events are all stored, so this answers at once.
+        try:
+            rest = await _unless_empty(events)
+        except NoReplyInProgress:  # its stream expired just now
+            rest = None
+        if rest is None:
+            return Response(status_code=status.HTTP_204_NO_CONTENT)
+        events = rest
+    return event_stream(events)
 
 
 @router.post(

@@ -2,14 +2,17 @@
 
 const BASE = "/api/v1";
 
-/** A failed request: `code` is the server's error code, or "offline" when the network failed. */
+/**
+ * A failed request: `code` is the server's error code, or "offline" when the network failed;
+ * `retry_after` (seconds, or null) as in a stream's failure event.
+ */
 export class ApiError extends Error {
   constructor(status, code, message, retryAfter = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
-    this.retryAfter = retryAfter;
+    this.retry_after = retryAfter;
   }
 }
 
@@ -20,14 +23,15 @@ export function isAbort(err) {
 async function errorFrom(response) {
   let code = `http_${response.status}`;
   let message = response.statusText || "";
+  let after = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
   try {
     const body = await response.json();
     code = body?.error?.code ?? code;
     message = body?.detail ?? body?.error?.message ?? message;
+    after = Number(body?.error?.retry_after ?? after);
   } catch {
     // Not JSON (a proxy's error page, say): keep the status.
   }
-  const after = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
   return new ApiError(response.status, code, message, Number.isFinite(after) ? after : null);
 }
 

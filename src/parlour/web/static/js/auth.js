@@ -2,32 +2,17 @@
 // (shown in the sidebar with a Sign out button). With AUTH_MODE=none none of it shows.
 import { api, ApiError } from "./api.js";
 import { describeError } from "./errors.js";
-import { lang, setLang, t } from "./i18n.js";
+import { lang, setLang, t, waitText } from "./i18n.js";
 import { toast } from "./notify.js";
 
 const $ = (id) => document.getElementById(id);
 
-// The server's readable refusals, told in the reader's language.
-const REFUSALS = [
-  [/sign-up is closed/i, "authSignupClosed"],
-  [/needs an invitation/i, "authNeedInvite"],
-  [/invitation is not valid/i, "authBadInvite"],
-  [/disabled/i, "authDisabled"],
-  [/username is taken/i, "authTaken"],
-  [/username has/i, "authBadUsername"],
-];
-
+/** Sign-in and sign-up refusals: by code, like every error; too many tries say how long. */
 export function describeAuthError(err) {
-  const message = typeof err?.message === "string" ? err.message : "";
-  if (err?.code === "offline") return t("errOffline");
-  if (err?.status === 429) {
-    return err.retryAfter ? t("authTooManyAfter", { seconds: err.retryAfter }) : t("errTooMany");
+  if (err?.code === "rate_limited" || err?.status === 429) {
+    const seconds = Number(err?.retry_after);
+    return seconds > 0 ? t("authTooManyAfter", { wait: waitText(seconds) }) : t("errTooMany");
   }
-  for (const [pattern, key] of REFUSALS) if (pattern.test(message)) return t(key);
-  const sizes = /password has (\d+) to (\d+)/i.exec(message);
-  if (sizes) return t("authBadPassword", { min: sizes[1], max: sizes[2] });
-  if (err?.status === 401) return t("authBadCredentials");
-  if (message && lang() === "en" && err?.status < 500) return message;
   return describeError(err);
 }
 

@@ -1,40 +1,19 @@
-// What to tell people for each error code: always polite, never a raw stack.
-import { t } from "./i18n.js";
+// What to tell people for each error: chosen by its code (i18n.js ERROR_KEYS), never by
+// the server's English sentence; a known `retry_after` is told as a wait.
+import { ERROR_KEYS, hasText, t, waitText } from "./i18n.js";
 
-const KEYS = {
-  offline: "errOffline",
-  model_not_configured: "errModelNotConfigured",
-  upstream_unavailable: "errUnavailable",
-  upstream_error: "errUnavailable",
-  upstream_timeout: "errTimeout",
-  upstream_rejected: "errRejected",
-  storage_unavailable: "errStorage",
-  reply_in_progress: "errBusy",
-  message_too_long: "errTooLong",
-  not_found: "errNotFound",
-  http_404: "errNotFound",
-  connection_lost: "errLost",
-  reply_interrupted: "errInterrupted",
-  internal_error: "errInternal",
-  unauthorized: "errSignIn",
-  http_401: "errSignIn",
-  forbidden: "errForbidden",
-  http_403: "errForbidden",
-  rate_limited: "errTooMany",
-  http_429: "errTooMany",
-  http_500: "errInternal",
-};
-
-/** Message for an ApiError, a stream `error` event's data, or a stored message's error code. */
+/**
+ * Text for an ApiError, a stream `failure` event's data, or a stored message's error:
+ * anything with `code` and, when known, `retry_after` (seconds) and `message`.
+ */
 export function describeError(err) {
   const code = err?.code ?? "internal_error";
   const detail = typeof err?.message === "string" ? err.message : "";
-  if (code === "upstream_rate_limited") {
-    return err.retryAfter ? t("errRateLimitedAfter", { seconds: err.retryAfter }) : t("errRateLimited");
-  }
-  if (code === "invalid_input" || code === "unknown_persona" || code === "unknown_model") {
-    return t("errInvalid", { detail: detail || code });
-  }
-  if (KEYS[code]) return t(KEYS[code]);
-  return detail ? t("errGeneric", { detail }) : t("errInternal");
+  const seconds = Number(err?.retry_after);
+  const wait = Number.isFinite(seconds) && seconds > 0 ? waitText(seconds) : null;
+  const key = ERROR_KEYS[code] ?? (/^http_5/.test(code) ? "errInternal" : null);
+  if (!key) return detail ? t("errGeneric", { detail }) : t("errInternal");
+  if (wait && hasText(`${key}After`)) return t(`${key}After`, { wait });
+  const text = t(key, { detail: detail || code });
+  return wait ? `${text} ${t("retryIn", { wait })}` : text;
 }

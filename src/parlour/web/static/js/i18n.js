@@ -1,7 +1,7 @@
 // UI text in Simplified Chinese and English. The language comes from a saved
 // choice, else navigator.language; theme-init.js has already set <html lang>.
 
-const STRINGS = {
+export const STRINGS = {
   zh: {
     skipToInput: "跳到输入框",
     conversations: "对话列表",
@@ -69,7 +69,7 @@ const STRINGS = {
     errModelNotConfigured:
       "还没有配置模型。请设置 OPENAI_API_KEY（可选 OPENAI_BASE_URL 和 OPENAI_MODEL）以使用兼容 OpenAI 的接口，或用 pip install 'parlour[local]' 安装本地模型，然后重启 Parlour。",
     errRateLimited: "模型服务当前请求过多，请稍等片刻再试。",
-    errRateLimitedAfter: "模型服务当前请求过多，请在 {seconds} 秒后再试。",
+    errRateLimitedAfter: "模型服务当前请求过多，请在 {wait}后再试。",
     errUnavailable: "模型服务暂时不可用，或与它的连接中断了。请稍后重试。",
     errTimeout: "模型服务响应超时。请稍后重试。",
     errRejected: "模型服务拒绝了这个请求。",
@@ -83,6 +83,18 @@ const STRINGS = {
     errInterrupted: "生成这条回复的服务器在完成前停止了，已保存目前的内容。可以点击“重新生成”再试一次。",
     errForbidden: "你没有权限执行这个操作。",
     errTooMany: "请求太频繁了，请稍后再试。",
+    errTooManyAfter: "请求太频繁了，请在 {wait}后再试。",
+    errStorageAfter: "暂时无法访问对话存储，请在 {wait}后再试。",
+    retryIn: "请在 {wait}后重试。",
+    waitSeconds: "{n} 秒",
+    waitMinutes: "{n} 分钟",
+    waitHours: "{n} 小时",
+    errUnknownPersona: "这个角色不存在，请从列表中选择一个。",
+    errUnknownModel: "这个模型在此服务器上不可用，请从列表中选择一个。",
+    errNoReply: "这个对话中没有正在生成的回复。",
+    errCrossOrigin: "来自其他网站的请求被拒绝了。",
+    errBadRequest: "服务器无法读取这个请求。",
+    errNotAllowed: "这里不允许这个操作。",
     errInvalid: "请求无效：{detail}",
     errGeneric: "出错了：{detail}",
     signIn: "登录",
@@ -104,8 +116,8 @@ const STRINGS = {
     authDisabled: "这个账号已被停用。请联系管理员。",
     authTaken: "这个用户名已被使用，请换一个。",
     authBadUsername: "用户名需为 3–32 个字母、数字、“.”、“_” 或 “-”。",
-    authBadPassword: "密码长度需为 {min}–{max} 个字符。",
-    authTooManyAfter: "尝试次数太多了，请在 {seconds} 秒后再试。",
+    authBadPassword: "密码长度需为 8–256 个字符。",
+    authTooManyAfter: "尝试次数太多了，请在 {wait}后再试。",
     authExpired: "登录已失效，请重新登录。",
   },
   en: {
@@ -175,7 +187,7 @@ const STRINGS = {
     errModelNotConfigured:
       "No model is configured yet. Set OPENAI_API_KEY (and optionally OPENAI_BASE_URL and OPENAI_MODEL) for an OpenAI-compatible API, or install the local model with pip install 'parlour[local]', then restart Parlour.",
     errRateLimited: "The model service is receiving too many requests. Please wait a moment and try again.",
-    errRateLimitedAfter: "The model service is receiving too many requests. Please try again in {seconds} s.",
+    errRateLimitedAfter: "The model service is receiving too many requests. Please try again in {wait}.",
     errUnavailable: "The model service is unavailable or the connection to it broke. Please try again shortly.",
     errTimeout: "The model service took too long to answer. Please try again shortly.",
     errRejected: "The model service refused this request.",
@@ -189,6 +201,18 @@ const STRINGS = {
     errInterrupted: "The server writing this reply stopped before it finished; the text so far was saved. Use Regenerate to try again.",
     errForbidden: "You are not allowed to do that.",
     errTooMany: "Too many requests. Please try again in a moment.",
+    errTooManyAfter: "Too many requests — try again in {wait}.",
+    errStorageAfter: "The conversation store cannot be reached right now. Please try again in {wait}.",
+    retryIn: "Please try again in {wait}.",
+    waitSeconds: "{n} s",
+    waitMinutes: "{n} min",
+    waitHours: "{n} h",
+    errUnknownPersona: "This persona does not exist; please choose one from the list.",
+    errUnknownModel: "This model is not available on this server; please choose one from the list.",
+    errNoReply: "No reply is being written in this conversation.",
+    errCrossOrigin: "Requests from other websites are refused.",
+    errBadRequest: "The server could not read this request.",
+    errNotAllowed: "This is not allowed here.",
     errInvalid: "The request was not valid: {detail}",
     errGeneric: "Something went wrong: {detail}",
     signIn: "Sign in",
@@ -210,10 +234,57 @@ const STRINGS = {
     authDisabled: "This account is disabled. Please ask an administrator.",
     authTaken: "This username is taken; please choose another.",
     authBadUsername: "A username has 3–32 letters, digits, “.”, “_” or “-”.",
-    authBadPassword: "A password has {min}–{max} characters.",
-    authTooManyAfter: "Too many attempts. Please try again in {seconds} s.",
+    authBadPassword: "A password has 8–256 characters.",
+    authTooManyAfter: "Too many attempts. Please try again in {wait}.",
     authExpired: "Your sign-in has ended. Please sign in again.",
   },
+};
+
+/**
+ * The text for each error code the server can send (and the page's own: offline,
+ * connection_lost). The page never reads the server's English sentence to choose a
+ * text; a test fails when the server has a code this table lacks. A key with an
+ * "After" variant (errTooMany / errTooManyAfter) uses it when `retry_after` is known.
+ */
+export const ERROR_KEYS = {
+  internal_error: "errInternal",
+  http_500: "errInternal",
+  invalid_input: "errInvalid",
+  http_400: "errBadRequest",
+  http_405: "errNotAllowed",
+  unknown_persona: "errUnknownPersona",
+  unknown_model: "errUnknownModel",
+  message_too_long: "errTooLong",
+  body_too_large: "errTooLong",
+  not_found: "errNotFound",
+  http_404: "errNotFound",
+  no_reply_in_progress: "errNoReply",
+  unauthorized: "errSignIn",
+  http_401: "errSignIn",
+  bad_credentials: "authBadCredentials",
+  forbidden: "errForbidden",
+  http_403: "errForbidden",
+  cross_origin: "errCrossOrigin",
+  account_disabled: "authDisabled",
+  signup_closed: "authSignupClosed",
+  invite_required: "authNeedInvite",
+  invite_invalid: "authBadInvite",
+  invalid_username: "authBadUsername",
+  invalid_password: "authBadPassword",
+  username_taken: "authTaken",
+  rate_limited: "errTooMany",
+  http_429: "errTooMany",
+  reply_in_progress: "errBusy",
+  reply_interrupted: "errInterrupted",
+  storage_unavailable: "errStorage",
+  upstream_error: "errUnavailable",
+  upstream_unavailable: "errUnavailable",
+  upstream_timeout: "errTimeout",
+  upstream_rejected: "errRejected",
+  upstream_rate_limited: "errRateLimited",
+  model_not_configured: "errModelNotConfigured",
+  offline: "errOffline",
+  connection_lost: "errLost",
 };
 
 const KEY = "parlour.lang";
@@ -222,6 +293,19 @@ const listeners = new Set();
 
 export function lang() {
   return current;
+}
+
+/** Whether `key` has a text (in English, which every key has). */
+export function hasText(key) {
+  return Object.hasOwn(STRINGS.en, key);
+}
+
+/** A wait in the reader's language: "12 s", "3 min", "5 h" (rounded up). */
+export function waitText(seconds) {
+  const s = Math.ceil(seconds);
+  if (s < 120) return t("waitSeconds", { n: s });
+  if (s < 2 * 3600) return t("waitMinutes", { n: Math.ceil(s / 60) });
+  return t("waitHours", { n: Math.ceil(s / 3600) });
 }
 
 export function t(key, vars = {}) {

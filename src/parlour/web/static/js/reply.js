@@ -1,7 +1,7 @@
 // One reply being received: from the POST that sends (or regenerates) a message,
 // or from GET .../reply?reply_id when attaching to one already running. If the stream breaks
-// before `done` or `error`, it resumes with GET .../reply?reply_id&after=<last id>,
-// backing off, until the reply ends, is gone, or the reader leaves.
+// before `done` or `failure`, it resumes with GET .../reply?reply_id&after=<last id>,
+// backing off, until the reply ends, is gone (204 No Content), or the reader leaves.
 import { api, ApiError, isAbort } from "./api.js";
 import { readEvents } from "./sse.js";
 
@@ -56,14 +56,10 @@ export class ReplyStream {
   /** Attach to the running reply `replyId` from its first event; false when it has gone. */
   async attach(replyId) {
     this.replyId = replyId;
-    try {
-      const response = await api.follow(this.sessionId, { replyId, signal: this.signal });
-      this.run(response);
-      return true;
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) return false;
-      throw err;
-    }
+    const response = await api.follow(this.sessionId, { replyId, signal: this.signal });
+    if (response.status === 204) return false;
+    this.run(response);
+    return true;
   }
 
   /** Stop listening (the reply itself goes on; it can be attached to again). */
@@ -113,11 +109,16 @@ export class ReplyStream {
       } catch (err) {
         if (isAbort(err)) return;
         if (err instanceof ApiError && err.status === 404) {
-          // Finished (or expired) while we were away: the stored messages have it.
+          // The conversation itself has gone (deleted in another tab).
           this.end({ status: "gone" });
           return;
         }
         continue;
+      }
+      if (response.status === 204) {
+        // Finished (or expired) while we were away: the stored messages have it.
+        this.end({ status: "gone" });
+        return;
       }
       this.handlers.onReconnecting?.(false);
       const before = this.lastId;
@@ -147,7 +148,7 @@ export class ReplyStream {
     } else if (event === "done") {
       const status = body.finish_reason === "stopped" ? "partial" : "complete";
       this.end({ status, finishReason: body.finish_reason, messageId: body.message_id });
-    } else if (event === "error") {
+    } else if (event === "failure") {
       this.end({ status: "error", messageId: body.message_id, error: body });
     }
   }
