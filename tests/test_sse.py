@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from parlour.config import Settings
 from parlour.domain import ReplyEvent
+from parlour.web.app import create_app
 from parlour.web.sse import api_frame, tutorial_frame
 
 
@@ -44,3 +48,15 @@ def test_api_frames(event: ReplyEvent, expected: bytes) -> None:
 )  # fmt: skip
 def test_tutorial_frames(event: ReplyEvent, expected: bytes | None) -> None:
     assert wire(event, tutorial=True) == expected
+
+
+def test_the_api_docs_say_how_a_stream_ends_and_when_not_to_reconnect(tmp_path: Path) -> None:
+    spec = create_app(Settings(_env_file=None, data_dir=tmp_path)).openapi()  # type: ignore[call-arg]
+    paths = spec["paths"]
+    follow = paths["/api/v1/sessions/{session_id}/reply"]["get"]["responses"]
+    assert "EventSource" in follow["204"]["description"]
+    for path, method in (("/api/v1/sessions/{session_id}/messages", "post"),
+                         ("/api/v1/sessions/{session_id}/reply", "get")):  # fmt: skip
+        described = paths[path][method]["responses"]["200"]["description"]
+        assert "`failure`" in described, path
+        assert "retry_after" in described, path

@@ -154,7 +154,8 @@ class ReplyEvent:
     """One event of a reply, numbered from 1 within the reply.
 
     ``kind`` is ``start``, ``delta``, ``done`` or ``error``; ``data`` is the JSON
-    payload the client receives.
+    payload the client receives. (Over SSE an ``error`` is named ``failure``: see
+    ``web/sse.py``.)
     """
 
     seq: int

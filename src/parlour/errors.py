@@ -25,7 +25,9 @@
 
 Every error carries a ``code`` (stable, for programs) and a ``message`` (for
 people). Messages never contain secrets, URLs with credentials or stack traces.
-Inside a stream, an error becomes an ``error`` event with the same fields.
+Inside a stream, an error becomes a ``failure`` event with the same fields (``code``,
+``message``, ``retry_after`` when known); the JSON error body carries them under ``error``.
+The page has a text for every code (``static/js/i18n.js``, checked by a test).
 """
 
 from __future__ import annotations

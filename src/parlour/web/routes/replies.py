@@ -50,7 +50,7 @@ async def start_reply(
 async def send_message(
     reply: Annotated[Reply, Depends(start_reply)], services: ServicesDep
 ) -> EventSourceResponse:
-    """Send a message; the reply streams back as ``start``, ``delta``..., ``done`` or ``error``.
+    """Send a message; the reply streams back as ``start``, ``delta``..., ``done`` or ``failure``.
 
     Each event carries an SSE ``id`` (its sequence number in the reply), which
     ``GET .../reply`` accepts as ``Last-Event-ID`` to resume after a disconnect.
