@@ -1,24 +1,132 @@
-"""User B, holding user A's ids, gets exactly what an unknown id gets: 404, nothing leaked."""
+"""User B, holding user A's ids, gets exactly what an unknown id gets: 404, nothing leaked.
+
+The matrix is built from the app's OpenAPI document, so a new route that takes an id
+is covered the day it is added; one whose id this test does not know fails it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import httpx
+import pytest
 
 from tests.accounts import PASSWORD_MODE, signed_up
 from tests.conftest import ServerFactory
 from tests.live import collect, sse
 from tests.upstream import Reply, ScriptedUpstream
 
+# Routes whose ids anyone may use: none yet. A route added here says why it is public.
+PUBLIC: dict[tuple[str, str], str] = {}
+# Routes an administrator alone may call: another user gets 403 whatever the id.
+ADMIN_ONLY = "/api/v1/admin/"
+MISSING = "f" * 32
+METHODS = ("get", "post", "put", "patch", "delete")
+NO_LIMITS = {f"rate_{name}": "10000/minute" for name in
+             ("messages", "messages_ip", "writes", "writes_ip")}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    url: str
+    params: dict[str, str]
+    body: object
+
+    def send(self, client: httpx.Client) -> httpx.Response:
+        body = {} if self.body is None else {"json": self.body}
+        return client.request(self.method, self.url, params=self.params, **body)  # type: ignore[arg-type]
+
+
+def _example(schema: dict[str, Any], spec: dict[str, Any], ids: dict[str, str]) -> object:
+    """A smallest valid value for ``schema``: required fields only (ids from ``ids``)."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return _example(spec["components"]["schemas"][name], spec, ids)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            return _example(next(s for s in schema[key] if s.get("type") != "null"), spec, ids)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type", "string")
+    if kind == "object":
+        return {
+            field: ids.get(field, _example(schema["properties"][field], spec, ids))
+            for field in schema.get("required", [])
+        }
+    return {"integer": 1, "number": 1, "boolean": False, "array": []}.get(kind, "hi")
+
+
+def _id_params(op: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        p for p in op.get("parameters", [])
+        if p["in"] in ("path", "query") and p["name"].endswith("_id")
+        and not (p["in"] == "query" and p["name"] == "user_id")  # the tutorial's caller, not an id
+    ]  # fmt: skip
+
+
+def routes_with_ids(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every operation of the API that takes an id, from its OpenAPI document."""
+    found = []
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            public = (method.upper(), path) in PUBLIC
+            if method in METHODS and not public and _id_params(op):
+                found.append((method.upper(), path, op))
+    return found
+
+
+def calls(
+    spec: dict[str, Any], method: str, path: str, op: dict[str, Any], ids: dict[str, str],
+    caller: str,
+) -> list[Call]:  # fmt: skip
+    """The route called with ``ids``: without and with its optional id parameters."""
+    params: dict[str, str] = {}
+    for p in op.get("parameters", []):
+        if p["in"] == "query" and p.get("required") and p not in _id_params(op):
+            params[p["name"]] = (
+                caller if p["name"] == "user_id" else str(_example(p["schema"], spec, ids))
+            )
+    body = None
+    content = op.get("requestBody", {}).get("content", {}).get("application/json")
+    if content is not None:
+        body = _example(content["schema"], spec, ids)
+    url = path
+    required = dict(params)
+    optional: dict[str, str] = {}
+    for p in _id_params(op):
+        value = ids[p["name"]]
+        if p["in"] == "path":
+            url = url.replace("{" + p["name"] + "}", value)
+        elif p.get("required"):
+            required[p["name"]] = value
+        else:
+            optional[p["name"]] = value
+    variants = [Call(method, url, required, body)]
+    if optional:
+        variants.append(Call(method, url, {**required, **optional}, body))
+    return variants
+
 
 def test_isolation_matrix(make_server: ServerFactory, upstream: ScriptedUpstream) -> None:
-    server = make_server(**PASSWORD_MODE)
-    alice = signed_up(server.url, "alice")
+    """Every route with an id, from the OpenAPI document: Bob with Alice's ids gets what
+    an unknown id gets (403 on admin routes), and nothing of Alice's changes or leaks."""
+    server = make_server(**PASSWORD_MODE, **NO_LIMITS)
+    spec = server.app.openapi()
+    alice = signed_up(server.url, "alice")  # the first account: an administrator
     bob = signed_up(server.url, "bob")
     sid = alice.post("/api/v1/sessions", json={"title": "alice's secret plans"}).json()["id"]
     done = collect(alice, "POST", f"/api/v1/sessions/{sid}/messages",
                    json={"content": "my bank pin is 1234"})  # fmt: skip
     finished_reply = done[0].json()["reply_id"]
-    missing = "f" * 32
+    first_message = alice.get(f"/api/v1/sessions/{sid}/messages").json()["items"][0]["id"]
+    token = alice.post("/api/v1/auth/tokens", json={"name": "laptop"}).json()
+    alice_id = alice.get("/api/v1/auth/me").json()["id"]
+    bobs_sid = bob.post("/api/v1/sessions", json={}).json()["id"]
+    routes = routes_with_ids(spec)
+    paths = {path for _m, path, _op in routes}
+    assert {"/api/v1/sessions/{session_id}", "/api/v1/auth/tokens/{token_id}"} <= paths
 
     upstream.enqueue(Reply([f"w{i} " for i in range(50)], delay=0.05))
     with sse(alice, "POST", f"/api/v1/sessions/{sid}/messages", json={"content": "more"}) as (
@@ -26,45 +134,48 @@ def test_isolation_matrix(make_server: ServerFactory, upstream: ScriptedUpstream
         events,
     ):
         running = next(events).json()["reply_id"]
-
-        def attempts(target: str, reply: str) -> list[tuple[str, str, dict[str, object]]]:
-            return [
-                ("GET", f"/api/v1/sessions/{target}", {}),
-                ("PATCH", f"/api/v1/sessions/{target}", {"json": {"title": "pwned"}}),
-                ("GET", f"/api/v1/sessions/{target}/messages", {}),
-                ("GET", f"/api/v1/sessions/{target}/export", {}),
-                ("POST", f"/api/v1/sessions/{target}/messages", {"json": {"content": "hi"}}),
-                ("GET", f"/api/v1/sessions/{target}/reply", {}),
-                ("GET", f"/api/v1/sessions/{target}/reply", {"params": {"reply_id": reply}}),
-                ("POST", f"/api/v1/sessions/{target}/reply/stop", {}),
-                ("DELETE", f"/api/v1/sessions/{target}/messages", {}),
-                ("DELETE", f"/api/v1/sessions/{target}", {}),
-                ("GET", "/chat/history", {"params": {"user_id": "bob", "session_id": target}}),
-                ("GET", "/chat/stream", {"params": {"user_id": "bob", "session_id": target,
-                                                    "message": "hi"}}),
-                ("DELETE", f"/chat/history/{target}", {"params": {"user_id": "bob"}}),
-                ("DELETE", f"/chat/session/{target}", {"params": {"user_id": "bob"}}),
-            ]  # fmt: skip
-
         for reply in (running, finished_reply):
-            for (method, url, kwargs), (_m, unknown_url, unknown_kwargs) in zip(
-                attempts(sid, reply), attempts(missing, reply), strict=True
-            ):
-                theirs = bob.request(method, url, **kwargs)  # type: ignore[arg-type]
-                unknown = bob.request(method, unknown_url, **unknown_kwargs)  # type: ignore[arg-type]
-                assert theirs.status_code == 404, (method, url, theirs.text)
-                assert theirs.json() == unknown.json(), (method, url)
-                assert "secret" not in theirs.text
-                assert "1234" not in theirs.text
+            alices = {"session_id": sid, "reply_id": reply, "message_id": first_message,
+                      "token_id": token["id"], "user_id": alice_id}  # fmt: skip
+            unknown = dict.fromkeys(alices, MISSING)
+            # Ids that go with a conversation are also tried in Bob's own conversation.
+            mixed = {**alices, "session_id": bobs_sid}
+            mixed_unknown = {**unknown, "session_id": bobs_sid}
+            for method, path, op in routes:
+                names = {p["name"] for p in _id_params(op)}
+                if missing := names - alices.keys():
+                    pytest.fail(f"{method} {path}: which of Alice's ids is {sorted(missing)}? "
+                                "Add it to the ids this test tries.")  # fmt: skip
+                pairs = [(alices, unknown)]
+                if "session_id" in names and len(names) > 1:
+                    pairs.append((mixed, mixed_unknown))
+                for theirs_ids, unknown_ids in pairs:
+                    theirs_calls = calls(spec, method, path, op, theirs_ids, "bob")
+                    unknown_calls = calls(spec, method, path, op, unknown_ids, "bob")
+                    for call, control in zip(theirs_calls, unknown_calls, strict=True):
+                        theirs, missing_one = call.send(bob), control.send(bob)
+                        where = (method, call.url, call.params)
+                        expected = {403} if path.startswith(ADMIN_ONLY) else {404}
+                        if method == "GET":
+                            expected.add(204)  # nothing to follow, as for an unknown reply
+                        assert theirs.status_code in expected, (*where, theirs.text)
+                        assert theirs.status_code == missing_one.status_code, where
+                        assert theirs.content == missing_one.content, where
+                        assert "secret" not in theirs.text
+                        assert "1234" not in theirs.text
         rest = list(events)
 
     assert rest[-1].event == "done"  # Bob's stop attempts did nothing
     assert rest[-1].json()["finish_reason"] == "stop"
-    assert bob.get("/api/v1/sessions").json()["total"] == 0
-    assert bob.get("/chat/sessions", params={"user_id": "bob"}).json()["total"] == 0
+    assert bob.get("/api/v1/sessions").json()["total"] == 1  # his own, nothing of Alice's
+    assert bob.get("/chat/sessions", params={"user_id": "bob"}).json()["total"] == 1
     mine = alice.get(f"/api/v1/sessions/{sid}").json()
     assert mine["title"] == "alice's secret plans"
     assert alice.get(f"/api/v1/sessions/{sid}/messages").json()["total"] == 4
+    assert alice.get("/api/v1/auth/me").json()["disabled"] is False
+    with httpx.Client(base_url=server.url) as by_token:
+        me = by_token.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token['token']}"})
+    assert me.status_code == 200  # her token was not revoked
 
 
 def test_export_is_the_owners_and_bounded(make_server: ServerFactory) -> None:
