@@ -7,11 +7,14 @@ is covered the day it is added; one whose id this test does not know fails it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from parlour.config import Settings
+from parlour.web.app import create_app
 from tests.accounts import PASSWORD_MODE, signed_up
 from tests.conftest import ServerFactory
 from tests.live import collect, sse
@@ -51,8 +54,11 @@ def _example(schema: dict[str, Any], spec: dict[str, Any], ids: dict[str, str]) 
         return schema["enum"][0]
     kind = schema.get("type", "string")
     if kind == "object":
+        # A body's id is Alice's (a message's, unless this test knows the name).
         return {
-            field: ids.get(field, _example(schema["properties"][field], spec, ids))
+            field: ids.get(field)
+            or (ids["message_id"] if field.endswith("_id") else None)
+            or _example(schema["properties"][field], spec, ids)
             for field in schema.get("required", [])
         }
     return {"integer": 1, "number": 1, "boolean": False, "array": []}.get(kind, "hi")
@@ -195,3 +201,15 @@ def test_export_is_the_owners_and_bounded(make_server: ServerFactory) -> None:
     assert too_big.status_code == 413
     assert "at most 3" in too_big.json()["detail"]
     assert httpx.get(f"{server.url}/api/v1/sessions/{sid}/export").status_code == 401
+
+
+def test_the_matrix_takes_in_a_new_route_by_itself(tmp_path: Path) -> None:
+    app = create_app(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+
+    @app.get("/api/v1/sessions/{session_id}/messages/{message_id}")
+    async def one_message(session_id: str, message_id: str) -> dict[str, str]:
+        return {}
+
+    covered = {(m, p) for m, p, _op in routes_with_ids(app.openapi())}
+    assert ("GET", "/api/v1/sessions/{session_id}/messages/{message_id}") in covered
+    assert ("GET", "/api/v1/personas") not in covered  # no id: nothing to take
