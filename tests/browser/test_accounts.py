@@ -3,7 +3,6 @@ and polite errors. Every change the page makes must carry the CSRF token."""
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
 import pytest
