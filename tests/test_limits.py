@@ -43,6 +43,9 @@ def test_message_rate_holds_across_processes(pair: tuple[ServerProcess, ServerPr
     assert "too quickly" in refused.json()["detail"]
     assert "3 per minute" in refused.json()["detail"]
     assert 0 < int(refused.headers["retry-after"]) <= 60
+    # The body carries it too, as a stream's failure event does.
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert refused.json()["error"]["retry_after"] == int(refused.headers["retry-after"])
     assert on_a.get(f"/api/v1/sessions/{sid}/messages").json()["total"] == 6  # nothing lost
 
 
