@@ -257,7 +257,7 @@ def test_deleting_a_conversation_mid_reply_stops_it_and_leaves_nothing(
         assert client.delete(f"/api/v1/sessions/{sid}").status_code == 204
         rest = list(events)
     # The reply stopped long before its 100 words, and nothing of it was stored.
-    assert rest[-1].event in ("done", "error")
+    assert rest[-1].event in ("done", "failure")
     assert len(text_of(rest).split()) < 100
     assert client.get(f"/api/v1/sessions/{sid}").status_code == 404
     leftover = [k for k in redis.scan_iter(f"parlour:c:{{{sid}}}*")  # type: ignore[attr-defined]
