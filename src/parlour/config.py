@@ -122,9 +122,15 @@ class Settings(BaseSettings):
 
     # --- the upstream API: retries before the first token, and timeouts -------
     upstream_attempts: int = Field(3, ge=1, le=10)
+    # Per try: the connection, then the response headers (a silent server is tried again).
     upstream_connect_timeout: float = Field(10.0, gt=0)
+    upstream_first_byte_timeout: float = Field(20.0, gt=0)
+    # In total, every try and backoff included: the longest wait for the first text.
     upstream_first_token_timeout: float = Field(60.0, gt=0)
+    # After the first text: the longest silence (comment lines count as silence).
     upstream_idle_timeout: float = Field(60.0, gt=0)
+    # The longest line of the upstream's event stream; a longer one ends the reply.
+    upstream_max_line_bytes: int = Field(1 << 20, ge=4096)
 
     @field_validator("redis_url", "redis_host", "openai_base_url", "redis_sentinels", mode="before")
     @classmethod
