@@ -22,8 +22,8 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, env: dict[str, str], cwd: Path, *args: str) -> None:
-        self.port = free_port()
+    def __init__(self, env: dict[str, str], cwd: Path, *args: str, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cwd / f"server-{self.port}.log"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "REDIS_"))}

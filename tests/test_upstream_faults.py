@@ -26,11 +26,17 @@ Event = tuple[str, dict[str, Any]]
 
 
 def read_reply(
-    client: httpx.Client, method: str, url: str, within: float = 30, **kw: Any
+    client: httpx.Client,
+    method: str,
+    url: str,
+    within: float = 30,
+    seen: list[Event] | None = None,
+    **kw: Any,
 ) -> list[Event]:
-    """The events of a reply stream up to its final one; fails if none comes ``within``
-    seconds (the stream's keep-alive comments let the deadline be checked)."""
-    events: list[Event] = []
+    """The events of a reply stream up to its final one (also appended to ``seen`` as
+    they come); fails if none comes ``within`` seconds (the stream's keep-alive
+    comments let the deadline be checked)."""
+    events: list[Event] = seen if seen is not None else []
     deadline = time.monotonic() + within
     with client.stream(method, url, **kw) as response:
         assert response.status_code == 200, response.read()

@@ -55,6 +55,7 @@ from parlour.errors import (
     ReplyInterrupted,
     ServerRestarting,
 )
+from parlour.grace import hand_over_time
 from parlour.metrics import Metrics, Timer
 from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.reaper import Reaper
@@ -574,7 +575,7 @@ class ReplyManager:
             self._draining = asyncio.create_task(self._drain(grace), name="reply-drain")
 
     async def _drain(self, grace: float) -> None:
-        hand_over = min(5.0, grace * 0.4)  # storing, the journal, readers' last frames
+        hand_over = hand_over_time(grace)  # storing, the journal, readers' last frames
         tasks = [r.task for r in self._local.values() if r.task is not None]
         if tasks:
             wait = max(0.0, grace - hand_over)

@@ -8,14 +8,7 @@ therefore adds itself behind uvicorn's handler: the signal starts the replies'
 hand-over clock at once (see ``ReplyManager.begin_shutdown``), so the streams
 end with a final event inside the one budget, ``SHUTDOWN_GRACE_SECONDS``.
 
-Budget (``grace`` = ``SHUTDOWN_GRACE_SECONDS``), from the signal::
-
-    0 .. grace - hand_over       running replies may finish
-    grace - hand_over            the rest are stored as interrupted; readers told
-    grace - teardown             uvicorn stops waiting for connections
-    grace                        the lifespan has closed Redis and the models
-
-with ``hand_over = min(5, 0.4 grace)`` and ``teardown = min(1.5, 0.1 grace)``.
+The budget is split in :mod:`parlour.grace`.
 """
 
 from __future__ import annotations
@@ -27,11 +20,6 @@ from collections.abc import Callable
 from types import FrameType
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-def connections_timeout(grace: float) -> float:
-    """How long uvicorn waits for open connections after a stop signal."""
-    return max(0.1, grace - min(1.5, grace * 0.1))
 
 
 def on_stop_signal(callback: Callable[[], None]) -> Callable[[], None]:
