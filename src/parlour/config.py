@@ -116,6 +116,7 @@ class Settings(BaseSettings):
     # --- replies --------------------------------------------------------------
     heartbeat_seconds: float = Field(15.0, gt=0)
     reply_stream_ttl_seconds: int = Field(600, ge=1)
+    # On SIGTERM the process is gone within this, in total (see grace.py for how it is spent).
     shutdown_grace_seconds: float = Field(20.0, ge=0)
     # A reply whose process stops renewing its lock for this long is marked interrupted.
     reply_lock_ttl_seconds: int = Field(30, ge=2)
