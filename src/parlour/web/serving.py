@@ -99,6 +99,9 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, reload: boo
         reload=reload,
         log_config=None,
         ws="none",
+        # A worker answers its supervisor's health check only once its imports are done;
+        # on a busy machine that takes more than uvicorn's 5 s, and it was killed in a loop.
+        timeout_worker_healthcheck=30,
         # Open reply streams end inside the grace period (the replies are handed over
         # before it runs out: see web/stopping.py); this is the server's last word.
         timeout_graceful_shutdown=connections_timeout(settings.shutdown_grace_seconds),  # type: ignore[arg-type]
