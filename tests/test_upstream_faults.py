@@ -18,7 +18,7 @@ from parlour.errors import ParlourError
 from parlour.providers.base import CompletionRequest
 from parlour.providers.openai_compat import OpenAICompatProvider
 from parlour.replies import ReplyManager
-from parlour.store import ConversationStore
+from parlour.store import ConversationStore, Keys, ReplyLedger
 from tests.conftest import ServerFactory
 from tests.upstream import Raw, Reply, ScriptedUpstream, Silent, Status, chunk_frame
 
@@ -114,33 +114,36 @@ def test_a_reply_whose_message_cannot_be_stored_still_ends(
             api_key=None, base_url=upstream.url, model="m", context_window=4096
         )
         try:
-            store = ConversationStore(client, prefix="parlour")
-            replies = ReplyManager(store, flush_interval=0.01)
-            session = await store.create_session("u", persona="assistant", model="m", title="")
-            request = CompletionRequest("m", [ChatTurn("user", "hi")], 50, 0.0, [])
-            rid, _ = await replies.claim(
-                session.id, "u", persona="assistant", model="m", history=10
+            keys = Keys("parlour")
+            conversations = ConversationStore(client, keys)
+            ledger = ReplyLedger(client, keys, conversations, stream_ttl=60)
+            replies = ReplyManager(ledger)
+            session = await conversations.create_session("u", persona="assistant", model="m")
+            user = Message(new_id(), "user", "hi", now(), "assistant")
+            facts, _ = await replies.claim(
+                session.id, "u", persona="assistant", model="m", history=10, user=user
             )
+            request = CompletionRequest("m", [ChatTurn("user", "hi")], 50, 0.0, [])
             reply = replies.start(
-                rid,
-                session_id=session.id,
-                owner="u",
-                start_data={},
-                provider=provider,
-                request=request,
-                persist=unstorable,
+                facts, start_data={}, provider=provider, request=request, persist=unstorable
             )
             assert reply.task is not None
             async with asyncio.timeout(30):
                 await reply.task
             kinds = [e.kind for e in reply.events]
             code = str(reply.events[-1].data.get("code"))
-            return kinds, await store.running_reply(session.id), rid in replies._local, code
+            running = await ledger.running_reply(session.id)
+            return kinds, running, facts.id in replies._local, code
         finally:
             await provider.aclose()
             await client.aclose()
 
-    kinds, running, still_local, code = asyncio.run(scenario())
+    out: list[tuple[list[str], str | None, bool, str]] = []
+    # In a thread of its own: the browser tests own an event loop in this one.
+    thread = threading.Thread(target=lambda: out.append(asyncio.run(scenario())))
+    thread.start()
+    thread.join(60)
+    kinds, running, still_local, code = out[0]
     assert kinds[-1] == "error"  # readers hear the end
     assert code == "internal_error"
     assert running is None  # the conversation is free
