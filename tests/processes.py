@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -11,8 +12,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+from redis import Redis
+
+from parlour.store import Keys
 
 
 def free_port() -> int:
@@ -76,3 +81,10 @@ def running(env: dict[str, str], cwd: Path, count: int = 2) -> Iterator[list[Ser
     finally:
         for s in servers:
             s.stop()
+
+
+def stored_last(redis: Redis, sid: str) -> dict[str, Any]:
+    """The last message of a conversation's active branch, as stored (for a stopped server)."""
+    keys = Keys("parlour")
+    leaf = redis.lindex(keys.path(sid), -1)
+    return dict(json.loads(redis.hget(keys.messages(sid), leaf)))

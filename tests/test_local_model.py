@@ -16,7 +16,7 @@ from redis import Redis
 from parlour.providers.local import bundled_model_path, runtime_available
 from tests.conftest import ServerFactory
 from tests.live import LiveServer, collect, sse, text_of
-from tests.processes import ServerProcess
+from tests.processes import ServerProcess, stored_last
 
 pytestmark = [
     pytest.mark.local_model,
@@ -189,5 +189,5 @@ def test_shutting_down_during_a_prompt_evaluation_exits_cleanly(
         server.stop()
     assert code == 0, server.output()  # no segfault, no abort
     assert final.json()["code"] == "reply_interrupted"
-    stored = json.loads(redis.lrange(f"parlour:session:{sid}:messages", -1, -1)[0])
+    stored = stored_last(redis, sid)
     assert (stored["status"], stored["error"]) == ("error", "reply_interrupted")

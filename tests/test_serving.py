@@ -15,7 +15,8 @@ import httpx
 import pytest
 from redis import Redis
 
-from tests.processes import ServerProcess
+from parlour.store import Keys
+from tests.processes import ServerProcess, stored_last
 from tests.test_upstream_faults import Event, read_reply, wait_for
 from tests.upstream import Reply, ScriptedUpstream
 
@@ -142,11 +143,9 @@ def test_sigterm_with_twenty_replies_hands_them_over_with_a_final_event(
         name, data = events[-1]
         assert (name, data["code"]) == ("error", "reply_interrupted")
         assert "send your message again" in data["message"]
-        stored: dict[str, Any] = json.loads(
-            redis.lrange(f"parlour:session:{sid}:messages", -1, -1)[0]
-        )
+        stored: dict[str, Any] = stored_last(redis, sid)
         assert stored["id"] == data["message_id"]
         assert (stored["status"], stored["error"]) == ("partial", "reply_interrupted")
         assert stored["content"] == "".join(d["content"] for n, d in events if n == "delta")
         assert 0 < len(stored["content"].split()) < len(WORDS)
-    assert redis.keys("parlour:session:*:reply") == []  # every conversation is free
+    assert not any(redis.exists(Keys("parlour").session_reply(sid)) for sid in sids)  # all free
