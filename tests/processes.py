@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -11,8 +12,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+from redis import Redis
+
+from parlour.store import Keys
 
 
 def free_port() -> int:
@@ -22,8 +27,8 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, env: dict[str, str], cwd: Path, *args: str) -> None:
-        self.port = free_port()
+    def __init__(self, env: dict[str, str], cwd: Path, *args: str, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cwd / f"server-{self.port}.log"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "REDIS_"))}
@@ -37,7 +42,7 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_ready(self, timeout: float = 30) -> ServerProcess:
+    def wait_ready(self, timeout: float = 90) -> ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -76,3 +81,10 @@ def running(env: dict[str, str], cwd: Path, count: int = 2) -> Iterator[list[Ser
     finally:
         for s in servers:
             s.stop()
+
+
+def stored_last(redis: Redis, sid: str) -> dict[str, Any]:
+    """The last message of a conversation's active branch, as stored (for a stopped server)."""
+    keys = Keys("parlour")
+    leaf = redis.lindex(keys.path(sid), -1)
+    return dict(json.loads(redis.hget(keys.messages(sid), leaf)))

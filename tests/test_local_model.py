@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
+from redis import Redis
 
 from parlour.providers.local import bundled_model_path, runtime_available
 from tests.conftest import ServerFactory
 from tests.live import LiveServer, collect, sse, text_of
+from tests.processes import ServerProcess, stored_last
 
 pytestmark = [
     pytest.mark.local_model,
@@ -134,3 +138,53 @@ def test_a_stopped_reply_stops_generating_promptly_and_is_partial(
     assert deltas_after_stop <= 2  # within a token or so of the stop
     assert stored["status"] == "partial"
     assert 0 < len(stored["content"]) < 200
+
+
+# About 1,300 tokens: evaluating them takes the bundled model seconds on a small CPU.
+LONG_PROMPT = " ".join(f"Line {i}: the sea is wide and the sky is grey." for i in range(90))
+
+
+def test_stop_during_a_long_prompt_evaluation_ends_it_and_frees_the_session(
+    local_server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="parlour.providers.local")
+    with httpx.Client(base_url=local_server.url, timeout=120) as client:
+        sid = new_session(client)
+        url = f"/api/v1/sessions/{sid}/messages"
+        with sse(client, "POST", url, json={"content": LONG_PROMPT}) as (_r, events):
+            assert next(events).event == "start"  # the prompt is being evaluated now
+            assert client.post(f"/api/v1/sessions/{sid}/reply/stop").status_code == 202
+            final = next(e for e in events if e.event in ("done", "error"))
+        assert (final.event, final.json()["finish_reason"]) == ("done", "stopped")
+        # The evaluation was cut short, not waited out...
+        assert "local generation stopped during prompt evaluation" in caplog.text
+        stored = client.get(f"/api/v1/sessions/{sid}/messages").json()["items"][-1]
+        assert (stored["status"], stored["content"]) == ("partial", "")
+        # ...and the conversation takes the next message at once, the model still sound.
+        again = collect(client, "POST", url, json={"content": "Say hello."})
+    assert again[-1].event == "done"
+    assert text_of(again).strip()
+
+
+@pytest.mark.timeout(300)
+def test_shutting_down_during_a_prompt_evaluation_exits_cleanly(
+    tmp_path: Path, redis: Redis, redis_url: str
+) -> None:
+    env = {"REDIS_URL": redis_url, "LOCAL_ENABLED": "true", "LOCAL_CONTEXT_WINDOW": "2048",
+           "REPLY_RESERVE_TOKENS": "256", "SHUTDOWN_GRACE_SECONDS": "2"}  # fmt: skip
+    server = ServerProcess(env, tmp_path).wait_ready(timeout=120)
+    try:
+        with httpx.Client(base_url=server.url, timeout=120) as client:
+            sid = new_session(client)
+            url = f"/api/v1/sessions/{sid}/messages"
+            with sse(client, "POST", url, json={"content": LONG_PROMPT}) as (_r, events):
+                assert next(events).event == "start"
+                server.proc.send_signal(signal.SIGTERM)
+                final = next(e for e in events if e.event in ("done", "error"))
+        code = server.proc.wait(timeout=120)
+    finally:
+        server.stop()
+    assert code == 0, server.output()  # no segfault, no abort
+    assert final.json()["code"] == "reply_interrupted"
+    stored = stored_last(redis, sid)
+    assert (stored["status"], stored["error"]) == ("error", "reply_interrupted")

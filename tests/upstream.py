@@ -50,7 +50,33 @@ class Status:
     )
 
 
-Script = Reply | Status
+@dataclass
+class Raw:
+    """Send ``pieces`` as they are, then ``repeat`` every ``every`` seconds, holding the
+    stream open for up to ``hold`` seconds (or until the client goes away)."""
+
+    pieces: list[bytes]
+    repeat: bytes | None = None
+    every: float = 0.2
+    hold: float = 0.0
+
+
+@dataclass
+class Silent:
+    """Accept the request and never answer (no headers), for up to ``hold`` seconds."""
+
+    hold: float = 600.0
+
+
+Script = Reply | Status | Raw | Silent
+
+
+def chunk_frame(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    """One ``data:`` frame of a chat-completion chunk (``delta`` as given, any types)."""
+    data = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0,
+            "model": "scripted", "choices": [{"index": 0, "delta": delta,
+                                             "finish_reason": finish}]}  # fmt: skip
+    return f"data: {json.dumps(data)}\n\n".encode()
 
 
 def echo_reply(body: dict[str, Any]) -> Reply:
@@ -99,6 +125,14 @@ class ScriptedUpstream:
         with self._lock:
             self.headers.append(dict(request.headers))
         script = self._next(body)
+        if isinstance(script, Silent):
+            for _ in range(int(script.hold * 10)):
+                if await request.is_disconnected():
+                    break
+                await asyncio.sleep(0.1)
+            return Response(status_code=204)
+        if isinstance(script, Raw):
+            return StreamingResponse(self._raw(script), media_type="text/event-stream")
         if isinstance(script, Status):
             headers = {"retry-after": script.retry_after} if script.retry_after else None
             return JSONResponse(script.body, status_code=script.code, headers=headers)
@@ -158,6 +192,20 @@ class ScriptedUpstream:
             async for piece in send(ending + b"data: [DONE]\n\n"):
                 yield piece
             self.ended.append(time.time())
+        except asyncio.CancelledError:
+            self.disconnects += 1
+            raise
+
+    async def _raw(self, script: Raw) -> AsyncIterator[bytes]:
+        try:
+            for piece in script.pieces:
+                yield piece
+            loop = asyncio.get_running_loop()
+            until = loop.time() + script.hold
+            while loop.time() < until:
+                await asyncio.sleep(script.every)
+                if script.repeat is not None:
+                    yield script.repeat
         except asyncio.CancelledError:
             self.disconnects += 1
             raise

@@ -11,7 +11,6 @@ import signal
 import sys
 from collections.abc import Sequence
 
-import uvicorn
 from pydantic import ValidationError
 from redis import Redis
 from redis.exceptions import RedisError
@@ -23,6 +22,7 @@ from parlour.logs import setup_logging
 from parlour.store.keys import FORMAT_VERSION, Keys
 from parlour.store.migrate import newer_format_message
 from parlour.web.lifespan import redact
+from parlour.web.serving import serve
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,8 +68,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
+def _exit_on_signal(_signum: int, _frame: object) -> None:
+    # A stop asked for and carried out is a normal end.
+    raise SystemExit(0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,24 +119,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             if problem is not None:
                 print(problem, file=sys.stderr)
                 return 1
-            os.environ["REDIS_URL"] = url  # the workers build their settings from it
+            settings = settings.model_copy(update={"redis_url": url})  # for every worker
         if workers > 1:
             # prometheus-client adds up the workers' metrics from files kept here.
             metrics_dir = settings.data_dir / "metrics"
             shutil.rmtree(metrics_dir, ignore_errors=True)
             metrics_dir.mkdir(parents=True)
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-        uvicorn.run(
-            "parlour.web.app:create_app",
-            factory=True,
+        return serve(
+            settings,
             host=host,
             port=port,
             workers=workers,
             reload=bool(getattr(args, "reload", False)),
-            log_config=None,
-            ws="none",
-            # Open reply streams get the grace period to finish; replies that are still
-            # running afterwards are stopped and stored as partial by the lifespan.
-            timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
         )
-    return 0

@@ -116,15 +116,22 @@ class Settings(BaseSettings):
     # --- replies --------------------------------------------------------------
     heartbeat_seconds: float = Field(15.0, gt=0)
     reply_stream_ttl_seconds: int = Field(600, ge=1)
+    # On SIGTERM the process is gone within this, in total (see grace.py for how it is spent).
     shutdown_grace_seconds: float = Field(20.0, ge=0)
     # A reply whose process stops renewing its lock for this long is marked interrupted.
     reply_lock_ttl_seconds: int = Field(30, ge=2)
 
     # --- the upstream API: retries before the first token, and timeouts -------
     upstream_attempts: int = Field(3, ge=1, le=10)
+    # Per try: the connection, then the response headers (a silent server is tried again).
     upstream_connect_timeout: float = Field(10.0, gt=0)
+    upstream_first_byte_timeout: float = Field(20.0, gt=0)
+    # In total, every try and backoff included: the longest wait for the first text.
     upstream_first_token_timeout: float = Field(60.0, gt=0)
+    # After the first text: the longest silence (comment lines count as silence).
     upstream_idle_timeout: float = Field(60.0, gt=0)
+    # The longest line of the upstream's event stream; a longer one ends the reply.
+    upstream_max_line_bytes: int = Field(1 << 20, ge=4096)
 
     @field_validator("redis_url", "redis_host", "openai_base_url", "redis_sentinels", mode="before")
     @classmethod

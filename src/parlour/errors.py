@@ -14,7 +14,8 @@
     ├── RateLimited               429  an abuse limit was reached (``retry_after`` seconds)
     ├── ReplyInProgress           409  a session already has a reply running
     ├── ConversationFull          409  the conversation holds HISTORY_MAX_MESSAGES messages
-    ├── ReplyInterrupted          (in streams) the process writing a reply died
+    ├── ReplyInterrupted          (in streams) the process writing a reply died or shut down
+    ├── ServerRestarting          (in streams) this process is shutting down: reconnect
     ├── StorageUnavailable        503  Redis cannot be reached
     └── ProviderError             502  the model failed; ``retryable`` says if a retry may help
         ├── ModelNotConfigured    503  no model is set up
@@ -169,6 +170,12 @@ class ReplyInterrupted(ParlourError):
     default_message = (
         "The server writing this reply stopped before it finished. The text so far was saved."
     )
+
+
+class ServerRestarting(ParlourError):
+    status_code = 503
+    code = "server_restarting"
+    default_message = "This server is restarting. Reconnect to follow the reply."
 
 
 class NoReplyInProgress(NotFound):

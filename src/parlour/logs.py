@@ -41,6 +41,9 @@ def setup_logging(settings: Settings) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
     logging.getLogger("uvicorn.access").addFilter(DropQueryStrings())
+    # ``--reload``: each change it sees is logged, and a log file in the watched directory
+    # is itself a change - one line after another, for ever.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
     quiet_http_clients()
 
 

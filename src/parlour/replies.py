@@ -52,7 +52,10 @@ from parlour.errors import (
     ProviderError,
     RateLimited,
     ReplyInProgress,
+    ReplyInterrupted,
+    ServerRestarting,
 )
+from parlour.grace import hand_over_time
 from parlour.metrics import Metrics, Timer
 from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.reaper import Reaper
@@ -65,6 +68,10 @@ log = logging.getLogger(__name__)
 Persist = Callable[[str, str, ParlourError | None, str], Message]
 
 Heartbeat = None  # what a subscription yields while the model is silent
+_HANDED_OVER = (
+    "The server restarted before this reply finished. The text so far was saved; "
+    "send your message again to continue."
+)
 _PERSIST_ATTEMPTS = 5  # storing a finished reply is retried for ~15 s (Redis restarting)
 
 
@@ -111,6 +118,7 @@ class Reply:
     task: asyncio.Task[None] | None = None
     stopped: bool = False
     generating: bool = False  # only then may a stop cancel the task
+    interrupted: bool = False  # stopped by a shutdown, not by the user
     releasing: bool = False  # its lock is being given up: the journal stops renewing it
     journaled: int = 0  # events written to the Redis Stream so far
     beat: float = 0.0  # when the lock was last renewed (0: the journal renews it at once)
@@ -192,6 +200,8 @@ class ReplyManager:
         self._urgent = asyncio.Event()
         self._dirty: dict[str, Reply] = {}  # replies with events not yet journaled
         self._renewed = 0.0  # when the journal last looked for locks to renew
+        self._draining: asyncio.Task[None] | None = None
+        self._closing = False  # readers of other processes' replies are let go
 
     # --- starting -------------------------------------------------------------
 
@@ -286,73 +296,99 @@ class ReplyManager:
         parts: list[str] = []
         finish = Finish()
         error: ParlourError | None = None
+        message_id: str | None = None
         timer = Timer()
         m = self.metrics
         m.active.inc()
         try:
-            reply.generating = True
-            if reply.stopped:  # stopped before it began
-                raise asyncio.CancelledError
-            async for item in provider.stream(request):
-                if isinstance(item, TextDelta):
-                    if not parts:
-                        m.first_token.observe(timer.elapsed())
-                    parts.append(item.text)
-                    reply.emit("delta", {"content": item.text})
+            try:
+                reply.generating = True
+                if reply.stopped:  # stopped before it began
+                    raise asyncio.CancelledError
+                async for item in provider.stream(request):
+                    if isinstance(item, TextDelta):
+                        if not parts:
+                            m.first_token.observe(timer.elapsed())
+                        parts.append(item.text)
+                        reply.emit("delta", {"content": item.text})
+                    else:
+                        finish = item
+            except asyncio.CancelledError:
+                finish = Finish("stopped")
+                if reply.interrupted:
+                    error = ReplyInterrupted(_HANDED_OVER, retry_after=5)
+            except ProviderError as exc:
+                error = exc
+            except Exception:
+                log.exception("reply %s failed", reply.id)
+                error = ParlourError()
+            finally:
+                reply.generating = False
+                m.active.dec()
+                m.deltas.inc(len(parts))
+                if error is not None:
+                    m.upstream_errors.labels(error.code).inc()
+            # The message is stored and the session freed together, before the client
+            # hears the end: a client that sends its next message at once is not refused.
+            # The journal goes on renewing the lock until then (storing may be retried).
+            try:
+                text = "".join(parts)
+                if error is not None:
+                    status = ReplyStatus.PARTIAL if text else ReplyStatus.ERROR
                 else:
-                    finish = item
-        except asyncio.CancelledError:
-            finish = Finish("stopped")
-        except ProviderError as exc:
-            error = exc
-        except Exception:
-            log.exception("reply %s failed", reply.id)
-            error = ParlourError()
+                    stopped = finish.reason == "stopped"
+                    status = ReplyStatus.PARTIAL if stopped else ReplyStatus.COMPLETE
+                message = persist(text, status, error, finish.reason)
+                tokens = await completion_tokens(provider, finish, text)
+                m.tokens.inc(tokens)
+                message_id = await self._finish(reply, message, status, tokens)
+            except Exception:
+                # Not a Redis outage (``_finish`` waits those out) but a bug or data that
+                # cannot be stored: the reply still ends and frees its conversation.
+                log.exception("reply %s: its message could not be stored", reply.id)
+                error = ParlourError("The reply could not be saved.")
+                await self._release_after_failure(reply)
         finally:
-            reply.generating = False
-            m.active.dec()
-            m.deltas.inc(len(parts))
-            if error is not None:
-                m.upstream_errors.labels(error.code).inc()
-        text = "".join(parts)
-        if error is not None:
-            status = ReplyStatus.PARTIAL if text else ReplyStatus.ERROR
-        else:
-            stopped = finish.reason == "stopped"
-            status = ReplyStatus.PARTIAL if stopped else ReplyStatus.COMPLETE
-        # The message is stored and the session freed together, before the client hears
-        # the end: a client that sends its next message at once is not refused. The
-        # journal goes on renewing the lock until then (storing may be retried).
-        message = persist(text, status, error, finish.reason)
-        tokens = await completion_tokens(provider, finish, text)
-        m.tokens.inc(tokens)
-        message_id = await self._finish(reply, message, status, tokens)
-        reply.releasing = True
-        m.reply_duration.observe(timer.elapsed())
+            # Whatever happened above, the reply ends: a final event, the journal told to
+            # write it, and the process's bookkeeping left once it is written.
+            reply.releasing = True
+            m.reply_duration.observe(timer.elapsed())
+            if not reply.finished:
+                self._emit_final(reply, finish, error, message_id)
+            self._urgent.set()
+            try:
+                await reply.all_journaled.wait()
+            finally:
+                self._local.pop(reply.id, None)
+
+    @staticmethod
+    def _emit_final(
+        reply: Reply, finish: Finish, error: ParlourError | None, message_id: str | None
+    ) -> None:
         if error is not None:
             reply.emit(
                 "error",
                 {"code": error.code, "message": error.message, "message_id": message_id}
                 | ({"retry_after": error.retry_after} if error.retry_after is not None else {}),
             )
-        else:
-            usage = {
-                k: v
-                for k, v in (
-                    ("prompt_tokens", finish.usage.prompt_tokens),
-                    ("completion_tokens", finish.usage.completion_tokens),
-                )
-                if v is not None
-            }
-            reply.emit(
-                "done",
-                {"finish_reason": finish.reason, "usage": usage, "message_id": message_id},
+            return
+        usage = {
+            k: v
+            for k, v in (
+                ("prompt_tokens", finish.usage.prompt_tokens),
+                ("completion_tokens", finish.usage.completion_tokens),
             )
-        self._urgent.set()
+            if v is not None
+        }
+        reply.emit(
+            "done", {"finish_reason": finish.reason, "usage": usage, "message_id": message_id}
+        )
+
+    async def _release_after_failure(self, reply: Reply) -> None:
         try:
-            await reply.all_journaled.wait()
-        finally:
-            self._local.pop(reply.id, None)
+            await self.ledger.release(reply.facts, ReplyStatus.ERROR)
+        except Exception:  # Redis away too: the lock expires once it is no longer renewed
+            log.warning("reply %s: could not free its session; its lock will expire", reply.id)
 
     async def _finish(
         self, reply: Reply, message: Message, status: ReplyStatus, tokens: int
@@ -465,6 +501,8 @@ class ReplyManager:
         block_ms = max(1, int(self.max_block * 1000))
         silent_since = time.monotonic()
         while True:
+            if self._closing:  # this process stops; the reply goes on elsewhere
+                raise ServerRestarting(retry_after=1)
             batches = await self.ledger.read_events(sid, rid, entry, block_ms)
             if not batches:
                 facts = await self.ledger.facts(sid, rid)
@@ -502,10 +540,11 @@ class ReplyManager:
         else:
             await self.ledger.publish_stop(rid)
 
-    def _cancel(self, reply: Reply) -> None:
+    def _cancel(self, reply: Reply, *, interrupt: bool = False) -> None:
         if reply.stopped or reply.finished:
             return
         reply.stopped = True  # checked before generation starts, too
+        reply.interrupted = interrupt
         if reply.task is not None and reply.generating:
             reply.task.cancel()
 
@@ -524,16 +563,39 @@ class ReplyManager:
             except RedisError:
                 await asyncio.sleep(1.0)
 
-    async def shutdown(self, grace: float) -> None:
-        """Let running replies finish for ``grace`` seconds, then stop and store them."""
+    def begin_shutdown(self, grace: float) -> None:
+        """The process is stopping and must be gone ``grace`` seconds from now.
+
+        Running replies get most of it to finish; then the rest are handed over
+        (stored as interrupted, their readers told so) and readers of other
+        processes' replies are let go (told to reconnect), early enough that every
+        stream ends with a final event before the server closes the connections.
+        """
+        if self._draining is None:
+            self._draining = asyncio.create_task(self._drain(grace), name="reply-drain")
+
+    async def _drain(self, grace: float) -> None:
+        hand_over = hand_over_time(grace)  # storing, the journal, readers' last frames
         tasks = [r.task for r in self._local.values() if r.task is not None]
         if tasks:
-            log.info("waiting up to %.0f s for %d running replies", grace, len(tasks))
-            _done, pending = await asyncio.wait(tasks, timeout=grace)
-            for reply in list(self._local.values()):
-                self._cancel(reply)
-            if pending:
-                await asyncio.wait(pending, timeout=10)
+            wait = max(0.0, grace - hand_over)
+            log.info("waiting up to %.1f s for %d running replies", wait, len(tasks))
+            await asyncio.wait(tasks, timeout=wait)
+        self._closing = True
+        running = [r for r in self._local.values() if r.task is not None]
+        for reply in running:
+            self._cancel(reply, interrupt=True)
+        if running:
+            log.info("%d replies stopped by the shutdown; stored as interrupted", len(running))
+            tasks = [r.task for r in running if r.task is not None]
+            await asyncio.wait(tasks, timeout=max(0.1, hand_over))
+
+    async def shutdown(self, grace: float) -> None:
+        """Let running replies finish for ``grace`` seconds (counted from
+        :meth:`begin_shutdown` if that came first), then stop and store them."""
+        self.begin_shutdown(grace)
+        assert self._draining is not None
+        await self._draining
         for task in [*self._background, self._journal_task]:
             if task is None:
                 continue

@@ -5,11 +5,23 @@ only generate one reply at a time, so generations take turns through a FIFO
 lock; each runs in a worker thread and hands its tokens to the event loop as
 they come. Closing the stream sets a flag the worker checks after every token,
 so a stopped or abandoned reply stops generating within one token.
+
+A long prompt is evaluated inside one call into llama.cpp, which can last many
+seconds on a small CPU; a stop must not wait for it. llama.cpp asks an *abort
+callback* between the steps of every evaluation: Parlour gives it libc's
+``strlen`` over a two-byte flag (0 or 1), so the check costs no Python and no
+GIL in the compute threads, and setting the flag ends the evaluation within a
+step. The KV cache stays consistent: llama.cpp drops the aborted positions and
+``llama-cpp-python`` evaluates from its last good token next time.
+
+Closing the provider never frees the model while a worker thread is inside it:
+it aborts the evaluation and waits for the thread first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import importlib.util
 import json
 import logging
@@ -57,6 +69,23 @@ class LocalProvider:
         self.model_id = model_id
         self.context_window = context_window
         self._turn = asyncio.Lock()  # FIFO: waiters are served in arrival order
+        self._abort = ctypes.create_string_buffer(2)  # b"\x01": abort the evaluation
+        self._abort_check: Any = None  # kept alive as long as llama.cpp may call it
+        self._worker: asyncio.Future[None] | None = None
+        self._closed = False
+        self._install_abort()
+
+    def _install_abort(self) -> None:
+        import llama_cpp
+
+        libc = ctypes.CDLL(None)
+        # strlen(flag) is 1 while the flag is set, 0 otherwise: the callback's answer.
+        address = ctypes.cast(libc.strlen, ctypes.c_void_p).value
+        assert address is not None
+        self._abort_check = llama_cpp.ggml_abort_callback(address)
+        llama_cpp.llama_set_abort_callback(
+            self._llama._ctx.ctx, self._abort_check, ctypes.addressof(self._abort)
+        )
 
     @classmethod
     def load(cls, path: Path, *, context_window: int, threads: int = 0) -> LocalProvider:
@@ -93,10 +122,24 @@ class LocalProvider:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     async def aclose(self) -> None:
+        self._closed = True
+        self._abort.value = b"\x01"
+        worker = self._worker
+        if worker is not None and not worker.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(worker), timeout=30)
+            except TimeoutError:
+                # Freeing the model under a running thread would crash the process.
+                log.warning("the local model is still busy; it is left to the process exit")
+                return
+            except Exception:  # noqa: S110 - its failure was reported to its reply
+                pass
         self._llama.close()
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[ProviderEvent]:
         async with self._turn:
+            if self._closed:
+                raise UpstreamUnavailable("The local model is shutting down.")
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue[object] = asyncio.Queue()
             cancel = threading.Event()
@@ -104,7 +147,9 @@ class LocalProvider:
             def hand_over(item: object) -> None:
                 loop.call_soon_threadsafe(queue.put_nowait, item)
 
+            self._abort.value = b""
             worker = loop.run_in_executor(None, self._generate, request, cancel, hand_over)
+            self._worker = worker
             try:
                 while True:
                     item = await queue.get()
@@ -117,6 +162,7 @@ class LocalProvider:
                     yield item
             finally:
                 cancel.set()
+                self._abort.value = b"\x01"  # ends a prompt evaluation in progress
                 await _wait_out(worker)
 
     def _generate(
@@ -152,6 +198,9 @@ class LocalProvider:
                     reason = choice["finish_reason"]
             hand_over(Finish(reason, Usage(completion_tokens=completion)))
         except Exception as exc:  # handed to the async side, which raises a typed error
+            if cancel.is_set():  # aborted on purpose: nobody waits for an error
+                when = f"after {completion} tokens" if completion else "during prompt evaluation"
+                log.info("local generation stopped %s", when)
             hand_over(exc)
         finally:
             close = getattr(chunks, "close", None)

@@ -8,6 +8,18 @@ honouring ``Retry-After``; once text has been streamed nothing is retried (the
 user has already seen it). Every failure leaves as a typed
 :class:`~parlour.errors.ProviderError` whose message never includes the key,
 the base URL or the upstream's own text.
+
+Time limits (each a setting)::
+
+    connect        per try: the TCP/TLS connection
+    first_byte     per try: request sent -> response headers (a silent server is retried)
+    first_token    in total, every try and backoff included: request -> first text
+    between_tokens after the first text: the longest silence (comments count as silence)
+
+So an upstream that never answers, or sends only comments, ends the reply with
+``upstream_timeout`` within ``first_token`` seconds: retries happen only while
+that budget lasts. A line of the stream longer than ``max_line`` bytes ends the
+reply with ``upstream_unavailable``.
 """
 
 from __future__ import annotations
@@ -48,8 +60,12 @@ class RetryPolicy:
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     connect: float = 10.0
+    first_byte: float = 20.0
     first_token: float = 60.0
     between_tokens: float = 60.0
+
+
+DEFAULT_MAX_LINE = 1 << 20  # bytes in one line of the event stream
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:
@@ -114,7 +130,9 @@ class OpenAICompatProvider:
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         max_connections: int = 10_000,
+        max_line: int = DEFAULT_MAX_LINE,
     ) -> None:
+        self.max_line = max_line
         self.model = model
         self.context_window = context_window
         self.retry = retry or RetryPolicy()
@@ -166,18 +184,26 @@ class OpenAICompatProvider:
         )
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[ProviderEvent]:
+        loop = asyncio.get_running_loop()
+        t = self.timeouts
+        deadline = loop.time() + t.first_token  # for the first text, every try included
         attempt = 0
         while True:
             attempt += 1
             response: httpx2.Response | None = None
             sent_text = False
             try:
-                async with asyncio.timeout(self.timeouts.first_token):
+                async with asyncio.timeout_at(min(deadline, loop.time() + t.first_byte)):
                     response = await self._open(request)
-                    chunks = _chunks(response, self.timeouts.between_tokens)
-                    first = await anext(chunks)
-                async for event in self._relay(first, chunks):
-                    sent_text = sent_text or isinstance(event, TextDelta)
+                relay = _Relay(_chunks(response, t.between_tokens, self.max_line))
+                # Until the first text: the deadline bounds every read, so comments, an
+                # opening chunk without text or a trickle of empty chunks all end in time.
+                async with asyncio.timeout_at(deadline):
+                    texts = await relay.until_text()
+                for text in texts:
+                    sent_text = True
+                    yield TextDelta(text)
+                async for event in relay.rest():
                     yield event
                 return
             except StopAsyncIteration:
@@ -192,7 +218,10 @@ class OpenAICompatProvider:
                 )
                 if sent_text or not error.retryable or attempt >= self.retry.attempts:
                     raise error from None
-                await asyncio.sleep(self._delay(attempt, error))
+                delay = self._delay(attempt, error)
+                if loop.time() + delay >= deadline:
+                    raise error from None  # no time left for another try
+                await asyncio.sleep(delay)
             finally:
                 if response is not None:
                     await response.aclose()
@@ -205,34 +234,54 @@ class OpenAICompatProvider:
         base = self.retry.backoff * 2 ** (attempt - 1)
         return float(min(self.retry.max_delay, base * (0.5 + random.random())))  # noqa: S311
 
-    async def _relay(
-        self, first: dict[str, Any], chunks: AsyncIterator[dict[str, Any]]
-    ) -> AsyncIterator[ProviderEvent]:
+
+class _Relay:
+    """The chunks of one response turned into text, a finish reason and usage."""
+
+    def __init__(self, chunks: AsyncIterator[dict[str, Any]]) -> None:
+        self.chunks = chunks
+        self.finish_reason: str | None = None
+        self.usage = Usage()
+        self.count = 0
+
+    def feed(self, chunk: dict[str, Any]) -> list[str]:
+        if chunk.get("usage"):
+            u = chunk["usage"]
+            self.usage = Usage(u.get("prompt_tokens"), u.get("completion_tokens"))
+        texts: list[str] = []
+        for choice in chunk.get("choices") or ():
+            text = (choice.get("delta") or {}).get("content")
+            if text is not None and not isinstance(text, str):
+                # A number, a list, an object: not the protocol. Ending the reply with an
+                # error keeps the text so far; guessing a rendering would show garbage.
+                raise UpstreamUnavailable("The model service sent a malformed stream.")
+            if text:
+                texts.append(text)
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        return texts
+
+    async def until_text(self) -> list[str]:
+        """Read until a chunk brings text or the end; raises StopAsyncIteration if none."""
+        while True:
+            texts = self.feed(await anext(self.chunks))
+            if texts or self.finish_reason is not None:
+                return texts
+
+    async def rest(self) -> AsyncIterator[ProviderEvent]:
         # No timer per chunk: the client's read timeout bounds every silence (and
         # ``_chunks`` one filled with comments only).
-        finish_reason: str | None = None
-        usage = Usage()
-        count = 0
-        chunk: dict[str, Any] | None = first
-        while chunk is not None:
-            if chunk.get("usage"):
-                u = chunk["usage"]
-                usage = Usage(u.get("prompt_tokens"), u.get("completion_tokens"))
-            for choice in chunk.get("choices") or ():
-                text = (choice.get("delta") or {}).get("content")
-                if text:
-                    yield TextDelta(text)
-                if choice.get("finish_reason"):
-                    finish_reason = choice["finish_reason"]
-            count += 1
-            if count % _YIELD_EVERY == 0:
+        async for chunk in self.chunks:
+            for text in self.feed(chunk):
+                yield TextDelta(text)
+            self.count += 1
+            if self.count % _YIELD_EVERY == 0:
                 # A fast upstream fills the socket buffer, so reading never waits:
                 # let other streams run now and then.
                 await asyncio.sleep(0)
-            chunk = await anext(chunks, None)
-        if finish_reason is None:
+        if self.finish_reason is None:
             raise UpstreamUnavailable("The connection to the model broke mid-reply.")
-        yield Finish(finish_reason, usage)
+        yield Finish(self.finish_reason, self.usage)
 
 
 # The SDK returns the raw, unread response when a request carries this header
@@ -241,21 +290,41 @@ _RAW_STREAM_HEADER = "X-Stainless-Raw-Response"
 _YIELD_EVERY = 16
 
 
-async def _chunks(response: httpx2.Response, idle: float) -> AsyncIterator[dict[str, Any]]:
+async def _chunks(
+    response: httpx2.Response, idle: float, max_line: int = DEFAULT_MAX_LINE
+) -> AsyncIterator[dict[str, Any]]:
     """The JSON objects of an OpenAI-style event stream, until ``data: [DONE]``.
 
     Lines are split from the bytes as they arrive (no text decoding first: the
-    JSON parser takes UTF-8). An object carrying ``error`` (an error sent inside
-    the stream) is raised. The client's read timeout ends a silent stream; a stream
-    that sends only comments for ``idle`` seconds ends here.
+    JSON parser takes UTF-8). An unfinished line is kept as a list of pieces,
+    joined once when its end arrives (linear, however it is cut), and a line
+    longer than ``max_line`` bytes is refused. An object carrying ``error`` (an
+    error sent inside the stream) is raised. The client's read timeout ends a
+    silent stream; a stream that sends only comments for ``idle`` seconds ends here.
     """
     loop = asyncio.get_running_loop()
     last_data = loop.time()
-    pending = b""
+    pieces: list[bytes] = []  # the unfinished line
+    size = 0
     async for data in response.aiter_bytes():
-        lines = (pending + data).splitlines(keepends=True)
-        pending = lines.pop() if lines and not lines[-1].endswith((b"\n", b"\r")) else b""
-        for line in lines:
+        end = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        if end < 0:
+            size += len(data)
+            if size > max_line:
+                raise _too_long(max_line)
+            pieces.append(data)
+            continue
+        complete = data[: end + 1]
+        if pieces:
+            complete = b"".join([*pieces, complete])
+            pieces.clear()
+        rest = data[end + 1 :]
+        size = len(rest)
+        if rest:
+            pieces.append(rest)
+        for line in complete.splitlines():
+            if len(line) > max_line:
+                raise _too_long(max_line)
             chunk = _parse(line)
             if chunk is _DONE:
                 return
@@ -264,9 +333,17 @@ async def _chunks(response: httpx2.Response, idle: float) -> AsyncIterator[dict[
                 yield chunk
         if loop.time() - last_data > idle:
             raise UpstreamTimeout()
-    chunk = _parse(pending)  # a last line without its line break
+    chunk = _parse(b"".join(pieces))  # a last line without its line break
     if chunk is not None and chunk is not _DONE:
         yield chunk
+
+
+def _too_long(max_line: int) -> UpstreamUnavailable:
+    error = UpstreamUnavailable(
+        f"The model service sent a line longer than {max_line} bytes; the reply was stopped."
+    )
+    error.retryable = False  # the same request would bring the same line
+    return error
 
 
 _DONE: dict[str, Any] = {}

@@ -32,6 +32,7 @@ from parlour.store import ConversationStore, Keys, ReplyLedger
 from parlour.store.migrate import FormatError, ensure_format
 from parlour.store.personas import PersonaStore
 from parlour.web.deps import Services
+from parlour.web.stopping import on_stop_signal
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +109,11 @@ async def open_providers(settings: Settings) -> list[ChatProvider]:
                 retry=RetryPolicy(attempts=settings.upstream_attempts),
                 timeouts=Timeouts(
                     connect=settings.upstream_connect_timeout,
+                    first_byte=settings.upstream_first_byte_timeout,
                     first_token=settings.upstream_first_token_timeout,
                     between_tokens=settings.upstream_idle_timeout,
                 ),
+                max_line=settings.upstream_max_line_bytes,
             )
         )
     if settings.local_enabled:
@@ -211,6 +214,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         probe = asyncio.create_task(_watch_redis(redis, metrics), name="redis-latency")
         stack.callback(probe.cancel)
         stack.push_async_callback(replies.shutdown, settings.shutdown_grace_seconds)
+        # The grace period counts from the stop signal, not from this lifespan's end.
+        stack.callback(
+            on_stop_signal(lambda: replies.begin_shutdown(settings.shutdown_grace_seconds))
+        )
         app.state.services = Services(
             settings, store, ledger, chat, replies, models, personas, accounts, limiter
         )
