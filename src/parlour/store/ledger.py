@@ -266,6 +266,7 @@ class ReplyLedger:
             await self._forget(facts, 0)
             return Finished.NO_CONVERSATION
         check_added(result)
+        self.conversations.stored(facts.owner, sid, message)
         await self._forget(facts, tokens, touched=message.timestamp)
         return Finished.STORED
 
