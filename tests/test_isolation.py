@@ -7,6 +7,7 @@ import httpx
 from tests.accounts import PASSWORD_MODE, signed_up
 from tests.conftest import ServerFactory
 from tests.live import collect, sse
+from tests.test_replies import wait_for
 from tests.upstream import Reply, ScriptedUpstream
 
 
@@ -61,6 +62,12 @@ def test_isolation_matrix(make_server: ServerFactory, upstream: ScriptedUpstream
     assert rest[-1].event == "done"  # Bob's stop attempts did nothing
     assert rest[-1].json()["finish_reason"] == "stop"
     assert bob.get("/api/v1/sessions").json()["total"] == 0
+    # Search: Alice finds her words (once indexed); Bob, searching for them, finds nothing.
+    wait_for(lambda: alice.get("/api/v1/search", params={"q": "bank pin"}).json()["items"])
+    for q in ("bank pin", "1234", "secret", "my"):
+        theirs = bob.get("/api/v1/search", params={"q": q})
+        assert theirs.status_code == 200
+        assert theirs.json()["items"] == [], q
     assert bob.get("/chat/sessions", params={"user_id": "bob"}).json()["total"] == 0
     mine = alice.get(f"/api/v1/sessions/{sid}").json()
     assert mine["title"] == "alice's secret plans"
