@@ -119,10 +119,10 @@ class Backfill:
         if conv_owner == owner:
             rows = [orjson.loads(v) for v in cast(dict[str, str], raw).values()]
             rows.sort(key=lambda r: float(r.get("timestamp", 0)))
-            for fields in rows:
-                message = Message(**fields)
-                if message.timestamp < self.since and message.content:
-                    await self.index.add(owner, sid, message)
+            older = [Message(**fields) for fields in rows]
+            older = [m for m in older if m.timestamp < self.since and m.content]
+            if older:
+                await self.index.add_many(owner, sid, older)
         fill = self.keys.search_fill()
         if int(cursor) == 0 or conv_owner != owner:
             await self._mark(keys=[self.keys.conversation(sid)])

@@ -53,21 +53,16 @@ MAX_CHECKED = 3_000  # candidates checked per query at most (then it says "trunc
 _RAW = {NEVER_DECODE: True}
 
 _INDEX = """
--- KEYS: docs words postings...; ARGV: doc (32 bytes) n-words words...
--- Takes the next doc id, appends it to every postings string; returns it.
+-- KEYS: docs words word-postings... cjk-postings...; ARGV: doc (32 bytes) n-words words...
+-- Takes the next doc id and appends it to every postings string; a word seen for the
+-- first time (its postings just began) joins the owner's words. Returns the doc id.
 local id = redis.call('APPEND', KEYS[1], ARGV[1]) / 32 - 1
 local packed = struct.pack('<I4', id)
-for i = 3, #KEYS do redis.call('APPEND', KEYS[i], packed) end
 local n = tonumber(ARGV[2])
-local i = 0
-while i < n do  -- ZADD in slices (unpack has a stack limit)
-  local args = {}
-  for j = i + 1, math.min(i + 200, n) do
-    args[#args + 1] = 0
-    args[#args + 1] = ARGV[2 + j]
+for i = 3, #KEYS do
+  if redis.call('APPEND', KEYS[i], packed) == 4 and i - 2 <= n then
+    redis.call('ZADD', KEYS[2], 0, ARGV[i])
   end
-  redis.call('ZADD', KEYS[2], unpack(args))
-  i = i + 200
 end
 return id
 """
@@ -169,12 +164,25 @@ class SearchIndex:
 
     async def add(self, owner: str, sid: str, message: Message) -> int:
         """Index one stored message; returns its doc id."""
+        keys, args = self._add_args(owner, sid, message)
+        return int(await self._index(keys=keys, args=args))
+
+    async def add_many(self, owner: str, sid: str, messages: list[Message]) -> None:
+        """Index a conversation's messages, in order, in one round trip (one script call
+        each, so every call stays short)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for message in messages:
+                keys, args = self._add_args(owner, sid, message)
+                await self._index(keys=keys, args=args, client=pipe)
+            await pipe.execute()
+
+    def _add_args(self, owner: str, sid: str, message: Message) -> tuple[list[str], list[Any]]:
         words, cjk = index_tokens(message.content)
-        tokens = sorted(words | cjk)
         keys = [self.keys.search_docs(owner), self.keys.search_words(owner)]
-        keys += [self.keys.search_token(owner, t) for t in tokens]
+        ordered = [*sorted(words), *sorted(cjk - words)]
+        keys += [self.keys.search_token(owner, t) for t in ordered]
         doc = bytes.fromhex(sid) + bytes.fromhex(message.id)
-        return int(await self._index(keys=keys, args=[doc, len(words), *sorted(words)]))
+        return keys, [doc, len(words), *sorted(words)]
 
     # --- reading ------------------------------------------------------------------------
 
