@@ -128,6 +128,7 @@ class Keys:
 
     def user_personas(self, owner: str) -> str:
         return f"{self.p}:u:{{{owner}}}:personas"
+
     def search_docs(self, owner: str) -> str:
         return f"{self.p}:u:{{{owner}}}:s:docs"
 
