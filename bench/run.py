@@ -32,6 +32,7 @@ from bench.scenarios import (
     long_history,
     memory_per_stream,
 )
+from bench.search import search_at_scale
 
 TARGETS = {
     1: ("added time to first token, one stream at a time", "p50 ≤ 2 ms, p99 ≤ 5 ms"),
@@ -42,6 +43,7 @@ TARGETS = {
     6: ("memory per open stream", "≤ 50 KB"),
     7: ("local model through Parlour vs. direct", "tokens/s ratio ≥ 0.95"),
     8: ("first-token time, 2,000 messages with 50 side branches vs. linear", "within 10 %"),
+    9: ("search, 100,000 messages in one account", "p50 ≤ 50 ms, p99 ≤ 200 ms, ≤ 5 ms a command"),
 }
 
 
@@ -114,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             (4, cpu_per_token),
             (6, memory_per_stream),
             (7, local_model),
+            (9, search_at_scale),
         ):
             if n in wanted and not (args.quick and n in (4, 6)):
                 rows.append(_guarded(n, lambda fn2=fn2: fn2(stage)))  # type: ignore[misc]

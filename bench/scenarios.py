@@ -43,6 +43,10 @@ class Sizes:
     idle_streams: int = 1000  # #6
     local_tokens: int = 128  # #7
     local_repeats: int = 3
+    search_own: int = 100_000  # #9: messages in the searching account
+    search_total: int = 1_000_000  # and in the whole store
+    search_queries: int = 400
+    search_replies: int = 20
 
 
 QUICK = Sizes(
@@ -62,6 +66,10 @@ QUICK = Sizes(
     idle_streams=10,
     local_tokens=8,
     local_repeats=1,
+    search_own=2_000,
+    search_total=5_000,
+    search_queries=16,
+    search_replies=3,
 )
 
 

@@ -19,6 +19,7 @@ from tests.accounts import PASSWORD_MODE, signed_up
 from tests.conftest import ServerFactory
 from tests.live import collect, sse
 from tests.upstream import Reply, ScriptedUpstream
+from tests.waiting import wait_until
 
 # Routes whose ids anyone may use: none yet. A route added here says why it is public.
 PUBLIC: dict[tuple[str, str], str] = {}
@@ -180,6 +181,13 @@ def test_isolation_matrix(make_server: ServerFactory, upstream: ScriptedUpstream
     assert rest[-1].event == "done"  # Bob's stop attempts did nothing
     assert rest[-1].json()["finish_reason"] == "stop"
     assert bob.get("/api/v1/sessions").json()["total"] == 1  # his own, nothing of Alice's
+    # Search: Alice finds her words (once indexed); Bob, searching for them, finds nothing.
+    wait_until(lambda: alice.get("/api/v1/search", params={"q": "bank pin"}).json()["items"],
+               what="Alice's message indexed")  # fmt: skip
+    for q in ("bank pin", "1234", "secret", "my"):
+        found = bob.get("/api/v1/search", params={"q": q})
+        assert found.status_code == 200
+        assert found.json()["items"] == [], q
     assert bob.get("/chat/sessions", params={"user_id": "bob"}).json()["total"] == 1
     mine = alice.get(f"/api/v1/sessions/{sid}").json()
     assert mine["title"] == "alice's secret plans"

@@ -9,7 +9,7 @@ Key layout: :mod:`parlour.store.keys`; the tree scripts: :mod:`parlour.store.lua
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
 from typing import Any, cast
 
@@ -195,6 +195,12 @@ class ConversationStore:
         self._clear = redis.register_script(_CLEAR)
         self._read_path = redis.register_script(_READ_PATH)
         self._branch_ids = redis.register_script(_BRANCH_IDS)
+        # Told of every stored message (owner, conversation id, message): the search index.
+        self.listeners: list[Callable[[str, str, Message], None]] = []
+
+    def stored(self, owner: str, sid: str, message: Message) -> None:
+        for listener in self.listeners:
+            listener(owner, sid, message)
 
     # --- conversations ----------------------------------------------------------
 
@@ -297,6 +303,7 @@ class ConversationStore:
         keys, args = self.append_args(session.id, message, message.parent or "")
         count = int(await self._append(keys=keys, args=args))
         check_added(count)
+        self.stored(session.owner, session.id, message)
         await self.touch(session, message.timestamp)
         return count
 

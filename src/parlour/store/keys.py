@@ -24,6 +24,18 @@ slot of a Redis Cluster::
     P:u:{OWNER}:replies               set    the owner's running replies (concurrency limit)
     P:u:{OWNER}:usage:DAY             str    tokens used that day (quota)
     P:u:{OWNER}:personas              hash   persona id -> JSON persona the owner made
+    P:u:{OWNER}:s:docs                str    the owner's search index: 32 bytes per indexed
+                                             message (conversation id + message id, binary);
+                                             a message's doc id is its offset / 32
+    P:u:{OWNER}:s:words               zset   every word token indexed (score 0), for prefixes
+    P:u:{OWNER}:s:t:TOKEN             str    ascending doc ids (4 bytes, little-endian) of the
+                                             messages indexed under TOKEN (see store/tokenize)
+
+    the search backfill, tag {search}:
+    P:{search}:since                  str    when indexing began: older messages are backfilled
+    P:{search}:fill                   hash   the backfill's progress: cursor rank hcursor done
+    P:{search}:fill:owners            list   owners found by the backfill, still to index
+    P:{search}:fill:lock              str    held by the process running the backfill (TTL)
 
     accounts, tag {acct}:
     P:{acct}:account:UID              hash   id username password_hash is_admin disabled created_at
@@ -42,6 +54,7 @@ slot of a Redis Cluster::
     P:stop                            pub/sub channel carrying reply ids to stop
 
 Ids that reach a key are checked first (:func:`is_id`), so no crafted id names another key.
+Search tokens hold only letters, digits, ``_`` and CJK characters (never a brace or a colon).
 """
 
 from __future__ import annotations
@@ -115,6 +128,39 @@ class Keys:
 
     def user_personas(self, owner: str) -> str:
         return f"{self.p}:u:{{{owner}}}:personas"
+
+    def search_docs(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:s:docs"
+
+    def search_words(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:s:words"
+
+    def search_token(self, owner: str, token: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:s:t:{token}"
+
+    def owner_of_sessions_key(self, key: str) -> str | None:
+        """The owner named by a :meth:`user_sessions` key (found by the backfill's SCAN)."""
+        head, tail = f"{self.p}:u:{{", "}:convs"
+        if key.startswith(head) and key.endswith(tail):
+            return key[len(head) : -len(tail)]
+        return None
+
+    def user_sessions_pattern(self) -> str:
+        return f"{self.p}:u:{{*}}:convs"
+
+    # --- the search backfill ----------------------------------------------------------
+
+    def search_since(self) -> str:
+        return f"{self.p}:{{search}}:since"
+
+    def search_fill(self) -> str:
+        return f"{self.p}:{{search}}:fill"
+
+    def search_fill_owners(self) -> str:
+        return f"{self.p}:{{search}}:fill:owners"
+
+    def search_fill_lock(self) -> str:
+        return f"{self.p}:{{search}}:fill:lock"
 
     # --- accounts -------------------------------------------------------------------
 

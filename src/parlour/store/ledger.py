@@ -230,6 +230,8 @@ class ReplyLedger:
         result = await self._claim(keys=keys, args=args)
         if not isinstance(result, list):
             return Claim(int(result))
+        if user is not None:
+            self.conversations.stored(facts.owner, sid, user)
         start_raw, parent, raw = result[1], result[2], result[3:]
         messages = [Message(**f) for f in orjson.loads("[" + ",".join(raw) + "]")]
         start = Message(**orjson.loads(start_raw), parent=parent or None) if start_raw else None
@@ -266,6 +268,7 @@ class ReplyLedger:
             await self._forget(facts, 0)
             return Finished.NO_CONVERSATION
         check_added(result)
+        self.conversations.stored(facts.owner, sid, message)
         await self._forget(facts, tokens, touched=message.timestamp)
         return Finished.STORED
 

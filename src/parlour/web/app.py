@@ -22,6 +22,7 @@ from parlour.web.routes import (
     health,
     personas,
     replies,
+    search,
     sessions,
     tutorial,
 )
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SameOriginWrites, allowed=settings.cors_origins)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
-    for module in (auth, catalog, personas, sessions, replies, tutorial, health, docs):
+    for module in (auth, catalog, personas, sessions, replies, search, tutorial, health, docs):
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
     return app

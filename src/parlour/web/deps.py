@@ -27,6 +27,7 @@ from parlour.providers.registry import ModelRegistry
 from parlour.ratelimit import Limiter
 from parlour.replies import ReplyManager
 from parlour.store import ConversationStore, ReplyLedger
+from parlour.store.search import SearchIndex
 
 LOCAL_USER = "local"
 SESSION_COOKIE = "parlour_session"
@@ -46,6 +47,7 @@ class Services:
     personas: Personas
     accounts: AccountService | None = None  # only with AUTH_MODE=password
     limiter: Limiter | None = None  # only with AUTH_MODE=password
+    search: SearchIndex | None = None
 
 
 # Dependencies are coroutines even where nothing is awaited: FastAPI runs a plain

@@ -20,6 +20,7 @@ from parlour.chat import ChatService
 from parlour.config import Settings
 from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
 from parlour.errors import ModelNotConfigured
+from parlour.indexer import Indexer
 from parlour.metrics import Metrics, Timer
 from parlour.personas import PersonaCatalog, Personas
 from parlour.providers.base import ChatProvider
@@ -29,8 +30,10 @@ from parlour.providers.registry import ModelRegistry
 from parlour.ratelimit import Limiter
 from parlour.replies import ReplyManager
 from parlour.store import ConversationStore, Keys, ReplyLedger
+from parlour.store.backfill import Backfill
 from parlour.store.migrate import FormatError, ensure_format
 from parlour.store.personas import PersonaStore
+from parlour.store.search import SearchIndex
 from parlour.web.deps import Services
 from parlour.web.stopping import on_stop_signal
 
@@ -173,6 +176,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             max_messages=settings.history_max_messages,
             ttl_seconds=int(settings.history_ttl_days * 86_400),
         )
+        search = SearchIndex(redis, keys)
+        indexer = Indexer(search, Backfill(redis, keys, search))
+        store.listeners.append(indexer.stored)
+        await indexer.start()
+        stack.push_async_callback(indexer.stop)
         ledger = ReplyLedger(redis, keys, store, stream_ttl=settings.reply_stream_ttl_seconds)
         metrics: Metrics = app.state.metrics
         with_accounts = settings.auth_mode == "password"
@@ -219,7 +227,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             on_stop_signal(lambda: replies.begin_shutdown(settings.shutdown_grace_seconds))
         )
         app.state.services = Services(
-            settings, store, ledger, chat, replies, models, personas, accounts, limiter
+            settings, store, ledger, chat, replies, models, personas, accounts, limiter, search
         )
         log.info(
             "Parlour ready: models %s (default %s)",

@@ -87,6 +87,8 @@ export const api = {
   signOut: () => json("/auth/logout", { method: "POST" }),
   personas: () => json("/personas"),
   models: () => json("/models"),
+  search: (q, { offset = 0, limit = 20 } = {}, signal) =>
+    json(`/search?q=${encodeURIComponent(q)}&offset=${offset}&limit=${limit}`, { signal }),
   listSessions: (offset = 0, limit = 50) => json(`/sessions?offset=${offset}&limit=${limit}`),
   createSession: (fields) => json("/sessions", { method: "POST", body: fields }),
   getSession: (id) => json(`/sessions/${enc(id)}`),

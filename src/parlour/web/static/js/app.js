@@ -10,6 +10,7 @@ import { personaIcon } from "./icons.js";
 import { hideBanner, showBanner, toast } from "./notify.js";
 import { setupPrefs } from "./prefs.js";
 import { AutoScroll } from "./scroll.js";
+import { SearchBox, SearchPalette, revealMessage } from "./search.js";
 import { Sidebar, titleOf } from "./sidebar.js";
 import { idFromUrl, remember, savedId } from "./where.js";
 
@@ -51,6 +52,31 @@ const composer = new Composer(
     onStop: () => conversation.stop(),
   },
 );
+
+const searchBox = new SearchBox(
+  { input: $("sidebar-search"), list: $("sidebar-results"), status: $("sidebar-search-status") },
+  {
+    onOpen: (hit) => openHit(hit),
+    onQuery: (q) => {
+      $("sidebar-results-panel").hidden = !q;
+      $("session-nav").hidden = Boolean(q);
+    },
+  },
+);
+new SearchPalette($("search-palette"), { onOpen: (hit) => openHit(hit) });
+if (/Mac|iPhone|iPad/.test(navigator.platform)) $("search-kbd").textContent = "⌘K";
+
+/** Open a search result: its conversation, on the branch that holds it, at the message. */
+async function openHit(hit) {
+  closeSidebar();
+  try {
+    if (!hit.on_active_branch) await api.switchBranch(hit.session_id, hit.message_id);
+    await conversation.open(hit.session_id);
+    await revealMessage(conversation, hit.message_id);
+  } catch (err) {
+    showBanner(describeError(err));
+  }
+}
 
 // --- the open session -----------------------------------------------------------
 
@@ -266,6 +292,7 @@ whenSignedOut(() => {
 function leaveChat() {
   closeSidebar();
   conversation.leave();
+  searchBox.clear();
   sidebar.setSessions([], 0);
   remember(null);
   hideBanner();

@@ -66,6 +66,10 @@ export const STRINGS = {
     reconnecting: "连接中断，正在重新连接…",
     retry: "重试",
     errOffline: "网络连接已断开。请检查网络后重试。",
+    search: "搜索对话",
+    searchPlaceholder: "搜索对话…",
+    searching: "正在搜索…",
+    searchNone: "没有找到“{q}”。",
     errModelNotConfigured:
       "还没有配置模型。请设置 OPENAI_API_KEY（可选 OPENAI_BASE_URL 和 OPENAI_MODEL）以使用兼容 OpenAI 的接口，或用 pip install 'parlour[local]' 安装本地模型，然后重启 Parlour。",
     errRateLimited: "模型服务当前请求过多，请稍等片刻再试。",
@@ -186,6 +190,10 @@ export const STRINGS = {
     reconnecting: "Connection lost, reconnecting…",
     retry: "Retry",
     errOffline: "You appear to be offline. Check your connection and try again.",
+    search: "Search conversations",
+    searchPlaceholder: "Search conversations…",
+    searching: "Searching…",
+    searchNone: "Nothing found for “{q}”.",
     errModelNotConfigured:
       "No model is configured yet. Set OPENAI_API_KEY (and optionally OPENAI_BASE_URL and OPENAI_MODEL) for an OpenAI-compatible API, or install the local model with pip install 'parlour[local]', then restart Parlour.",
     errRateLimited: "The model service is receiving too many requests. Please wait a moment and try again.",
