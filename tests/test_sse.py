@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from parlour.config import Settings
-from parlour.domain import ReplyEvent
+from parlour.domain import EventKind, ReplyEvent
+from parlour.web.app import STATIC_DIR as STATIC
 from parlour.web.app import create_app
 from parlour.web.sse import api_frame, tutorial_frame
 
@@ -27,7 +29,7 @@ def wire(event: ReplyEvent, tutorial: bool = False) -> bytes | None:
          'event: delta\ndata: {"content":"a\\r\\nb\\rc\u2028"}\nid: 3\n\n'.encode()),
         (ReplyEvent(4, "done", {"finish_reason": "stop"}),
          b'event: done\ndata: {"finish_reason":"stop"}\nid: 4\n\n'),
-        (ReplyEvent(5, "error", {"code": "x", "message": "m"}),
+        (ReplyEvent(5, "failure", {"code": "x", "message": "m"}),
          b'event: failure\ndata: {"code":"x","message":"m"}\nid: 5\n\n'),
     ],
 )  # fmt: skip
@@ -42,7 +44,7 @@ def test_api_frames(event: ReplyEvent, expected: bytes) -> None:
         (ReplyEvent(2, "delta", {"content": "你好"}),
          'data: {"content":"你好","type":"chunk"}\n\n'.encode()),
         (ReplyEvent(3, "done", {}), b'data: {"type":"end"}\n\n'),
-        (ReplyEvent(3, "error", {"code": "c", "message": "went wrong"}),
+        (ReplyEvent(3, "failure", {"code": "c", "message": "went wrong"}),
          b'data: {"type":"error","content":"went wrong"}\n\n'),
     ],
 )  # fmt: skip
@@ -60,3 +62,10 @@ def test_the_api_docs_say_how_a_stream_ends_and_when_not_to_reconnect(tmp_path: 
         described = paths[path][method]["responses"]["200"]["description"]
         assert "`failure`" in described, path
         assert "retry_after" in described, path
+
+
+def test_the_page_handles_every_kind_of_event() -> None:
+    """A new event kind is not done until the page's reply reader knows it."""
+    source = (STATIC / "js" / "reply.js").read_text()
+    handled = set(re.findall(r'event === "([a-z_]+)"', source))
+    assert {str(kind) for kind in EventKind} <= handled

@@ -149,19 +149,39 @@ ProviderEvent = TextDelta | Finish
 # --- what a reply stream carries (SSE event names) ----------------------------
 
 
+class EventKind(StrEnum):
+    """The kinds of event a reply's stream carries: one definition, from the provider's
+    output to the stored journal, the SSE ``event:`` name and the page (``reply.js``).
+
+    A new kind touches: this enum; the provider that produces it (``providers/``);
+    ``ReplyManager._run`` (``replies.py``), which turns provider output into events; and
+    the page's handler in ``web/static/js/reply.js``. The SSE frame needs nothing (the
+    kind is the event's name), the tutorial's stream leaves unknown kinds out, and
+    ``tests/test_sse.py`` fails until the page handles every kind.
+    """
+
+    START = "start"
+    DELTA = "delta"
+    DONE = "done"
+    # Not ``error``: a browser's EventSource fires its own ``error`` for connection errors.
+    FAILURE = "failure"
+
+
+FINAL_KINDS = frozenset({EventKind.DONE, EventKind.FAILURE})
+
+
 @dataclass(frozen=True, slots=True)
 class ReplyEvent:
     """One event of a reply, numbered from 1 within the reply.
 
-    ``kind`` is ``start``, ``delta``, ``done`` or ``error``; ``data`` is the JSON
-    payload the client receives. (Over SSE an ``error`` is named ``failure``: see
-    ``web/sse.py``.)
+    ``kind`` is an :class:`EventKind` (its SSE ``event:`` name); ``data`` is the JSON
+    payload the client receives.
     """
 
     seq: int
-    kind: Literal["start", "delta", "done", "error"]
+    kind: EventKind
     data: dict[str, object]
 
     @property
     def final(self) -> bool:
-        return self.kind in ("done", "error")
+        return self.kind in FINAL_KINDS

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
-from parlour.domain import Message, MessageStatus, ReplyEvent, ReplyStatus, now
+from parlour.domain import EventKind, Message, MessageStatus, ReplyEvent, ReplyStatus, now
 from parlour.errors import ReplyInterrupted
 from parlour.store import Finished, ReplyLedger
 
@@ -56,7 +56,7 @@ class Reaper:
         facts = await self.ledger.facts(sid, rid)
         events = await self.ledger.all_events(sid, rid)
         if facts is not None and not (events and events[-1].final):
-            text = "".join(str(e.data["content"]) for e in events if e.kind == "delta")
+            text = "".join(str(e.data["content"]) for e in events if e.kind == EventKind.DELTA)
             error = ReplyInterrupted()
             # The reply's own id: storing it twice (a retry, or the process coming
             # back) stores it once.
@@ -71,8 +71,12 @@ class Reaper:
                 return  # it ended after all
             message_id = rid if result in (Finished.STORED, Finished.ALREADY) else None
             seq = events[-1].seq + 1 if events else 1
-            final = ReplyEvent(seq, "error", {"code": error.code, "message": error.message,
-                                              "message_id": message_id})  # fmt: skip
+            data: dict[str, object] = {
+                "code": error.code,
+                "message": error.message,
+                "message_id": message_id,
+            }
+            final = ReplyEvent(seq, EventKind.FAILURE, data)
             await self.ledger.append_events(sid, rid, [final], final=True)
             log.warning("reply %s was interrupted: its process stopped", rid)
         await self.ledger.forget_running(sid, rid)

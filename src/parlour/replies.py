@@ -42,7 +42,16 @@ from dataclasses import dataclass, field, replace
 
 from redis.exceptions import RedisError
 
-from parlour.domain import Finish, Message, ReplyEvent, ReplyFacts, ReplyStatus, TextDelta, new_id
+from parlour.domain import (
+    EventKind,
+    Finish,
+    Message,
+    ReplyEvent,
+    ReplyFacts,
+    ReplyStatus,
+    TextDelta,
+    new_id,
+)
 from parlour.errors import (
     ConversationFull,
     InvalidInput,
@@ -85,14 +94,14 @@ def coalesce(events: list[ReplyEvent]) -> list[ReplyEvent]:
     out: list[ReplyEvent] = []
     run: list[ReplyEvent] = []
     for event in [*events, None]:
-        if event is not None and event.kind == "delta":
+        if event is not None and event.kind == EventKind.DELTA:
             run.append(event)
             continue
         if len(run) == 1:
             out.append(run[0])
         elif run:
             text = "".join(str(e.data["content"]) for e in run)
-            out.append(ReplyEvent(run[-1].seq, "delta", {"content": text}))
+            out.append(ReplyEvent(run[-1].seq, EventKind.DELTA, {"content": text}))
         run = []
         if event is not None:
             out.append(event)
@@ -139,8 +148,8 @@ class Reply:
     def owner(self) -> str:
         return self.facts.owner
 
-    def emit(self, kind: str, data: dict[str, object]) -> ReplyEvent:
-        event = ReplyEvent(len(self.events) + 1, kind, data)  # type: ignore[arg-type]
+    def emit(self, kind: EventKind, data: dict[str, object]) -> ReplyEvent:
+        event = ReplyEvent(len(self.events) + 1, kind, data)
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(self, event)
@@ -277,7 +286,7 @@ class ReplyManager:
     ) -> Reply:
         rid = facts.id
         reply = Reply(facts, on_event=self._journal_soon)
-        reply.emit("start", {"reply_id": rid, "session_id": facts.session, **start_data})
+        reply.emit(EventKind.START, {"reply_id": rid, "session_id": facts.session, **start_data})
         self._local[rid] = reply
         if self._journal_task is None or self._journal_task.done():
             self._journal_task = asyncio.create_task(self._journal(), name="reply-journal")
@@ -310,7 +319,7 @@ class ReplyManager:
                         if not parts:
                             m.first_token.observe(timer.elapsed())
                         parts.append(item.text)
-                        reply.emit("delta", {"content": item.text})
+                        reply.emit(EventKind.DELTA, {"content": item.text})
                     else:
                         finish = item
             except asyncio.CancelledError:
@@ -367,7 +376,7 @@ class ReplyManager:
     ) -> None:
         if error is not None:
             reply.emit(
-                "error",
+                EventKind.FAILURE,
                 {"code": error.code, "message": error.message, "message_id": message_id}
                 | ({"retry_after": error.retry_after} if error.retry_after is not None else {}),
             )
@@ -381,7 +390,8 @@ class ReplyManager:
             if v is not None
         }
         reply.emit(
-            "done", {"finish_reason": finish.reason, "usage": usage, "message_id": message_id}
+            EventKind.DONE,
+            {"finish_reason": finish.reason, "usage": usage, "message_id": message_id},
         )
 
     async def _release_after_failure(self, reply: Reply) -> None:

@@ -17,7 +17,7 @@ import orjson
 from fastapi.sse import EventSourceResponse, format_sse_event
 from redis.exceptions import RedisError
 
-from parlour.domain import ReplyEvent
+from parlour.domain import EventKind, ReplyEvent
 from parlour.errors import ParlourError, StorageUnavailable
 
 HEARTBEAT = format_sse_event(comment="keep-alive")
@@ -65,9 +65,6 @@ FOLLOW_OPENAPI: dict[int | str, dict[str, Any]] = {
     },
 }
 
-# The SSE event name of each reply event kind where the two differ.
-EVENT_NAMES = {"error": "failure"}
-
 
 def _frame(data: object, event: str | None = None, id: int | None = None) -> bytes:
     # orjson escapes every line break, so the JSON is one ``data:`` line as it is.
@@ -78,7 +75,7 @@ def _frame(data: object, event: str | None = None, id: int | None = None) -> byt
 
 def api_frame(event: ReplyEvent) -> bytes:
     """``/api/v1``: named events, each with the reply's sequence number as its id."""
-    return _frame(event.data, EVENT_NAMES.get(event.kind, event.kind), event.seq)
+    return _frame(event.data, str(event.kind), event.seq)
 
 
 def tutorial_frame(event: ReplyEvent) -> bytes | None:
@@ -87,11 +84,11 @@ def tutorial_frame(event: ReplyEvent) -> bytes | None:
     Unnamed (``message``) events cannot collide with ``EventSource``'s own ``error``
     event, so the tutorial's documented shape stays as it was.
     """
-    if event.kind == "delta":
+    if event.kind == EventKind.DELTA:
         return _frame({"content": event.data["content"], "type": "chunk"})
-    if event.kind == "done":
+    if event.kind == EventKind.DONE:
         return _frame({"type": "end"})
-    if event.kind == "error":
+    if event.kind == EventKind.FAILURE:
         return _frame({"type": "error", "content": event.data["message"]})
     return None
 
@@ -119,7 +116,7 @@ async def frames(
         if tutorial:
             yield _frame({"type": "error", "content": exc.message})
         else:
-            yield _frame(failure_data(exc), EVENT_NAMES["error"])
+            yield _frame(failure_data(exc), EventKind.FAILURE)
 
 
 def failure_data(exc: ParlourError) -> dict[str, object]:
