@@ -46,6 +46,10 @@ from tests.test_limits import (  # noqa: F401
     test_daily_token_quota,
     test_message_rate_holds_across_processes,
 )
+from tests.test_personas import (  # noqa: F401
+    test_a_persona_of_your_own_is_made_used_changed_and_deleted,
+    test_personas_are_private_and_an_admin_can_publish_one,
+)
 from tests.test_replies import (  # noqa: F401
     test_a_second_message_while_replying_is_refused_with_409,
     test_cut_off_mid_stream_stores_the_partial_reply,
