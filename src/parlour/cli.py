@@ -13,9 +13,11 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from parlour import __version__
+from parlour.cluster import open_cluster_sync
 from parlour.config import Settings
 from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
 from parlour.logs import setup_logging
@@ -44,12 +46,18 @@ def _check_redis(settings: Settings, url: str | None) -> str | None:
     storage format than this release knows, else None."""
     if url is None:
         return None
+    timeout = settings.redis_connect_timeout
+    options = {"socket_connect_timeout": timeout, "decode_responses": True}
     try:
-        timeout = settings.redis_connect_timeout
-        with Redis.from_url(url, socket_connect_timeout=timeout, decode_responses=True) as client:
-            client.ping()
+        client: Redis | RedisCluster
+        if settings.redis_cluster:
+            client = open_cluster_sync(settings.cluster_address(), **options)
+        else:
+            client = Redis.from_url(url, **options)
+        with client:
+            client.ping()  # on a cluster: every primary
             stored = client.get(Keys(settings.redis_key_prefix).format())
-    except (RedisError, OSError) as exc:
+    except (RedisError, RedisClusterException, OSError) as exc:
         return (
             f"parlour: cannot reach Redis at {redact(url)} ({type(exc).__name__}).\n"
             "Start it, fix REDIS_URL / REDIS_HOST, or unset them to use the embedded Redis."

@@ -16,6 +16,8 @@ from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from parlour.cluster import ClusterAddress, parse_cluster_url
+
 LogFormat = Literal["text", "json"]
 AuthMode = Literal["none", "password"]
 Signup = Literal["open", "invite", "closed"]
@@ -72,6 +74,9 @@ class Settings(BaseSettings):
     # Sentinel: comma-separated host:port list, and the monitored master's name.
     redis_sentinels: str | None = None
     redis_sentinel_master: str = "mymaster"
+    # Redis Cluster: REDIS_URL (or REDIS_HOST/PORT) names one or more of its nodes,
+    # redis://[user:password@]host:port[,host:port...]; the client finds the rest.
+    redis_cluster: bool = False
 
     # --- history ------------------------------------------------------------
     history_max_messages: int = Field(10_000, ge=2)
@@ -160,6 +165,21 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _cluster_has_seeds(self) -> Settings:
+        if not self.redis_cluster:
+            return self
+        if self.redis_sentinels:
+            raise ValueError("REDIS_CLUSTER and REDIS_SENTINELS cannot be used together")
+        url = self.redis_connection_url()
+        if url is None:
+            raise ValueError(
+                "REDIS_CLUSTER=true needs REDIS_URL naming the cluster's nodes, for example "
+                "redis://10.0.0.1:7000,10.0.0.2:7000 (the embedded Redis is a single server)"
+            )
+        parse_cluster_url(url)  # a ValueError saying what is wrong
+        return self
+
+    @model_validator(mode="after")
     def _reserve_fits(self) -> Settings:
         if self.reply_reserve_tokens >= min(self.openai_context_window, self.local_context_window):
             raise ValueError("REPLY_RESERVE_TOKENS must be smaller than the context window")
@@ -172,6 +192,12 @@ class Settings(BaseSettings):
     @property
     def embedded_redis(self) -> bool:
         return self.redis_url is None and self.redis_host is None and not self.redis_sentinels
+
+    def cluster_address(self) -> ClusterAddress:
+        """The cluster's seed nodes (only with REDIS_CLUSTER=true)."""
+        url = self.redis_connection_url()
+        assert url is not None  # checked by the validator
+        return parse_cluster_url(url)
 
     def sentinel_addresses(self) -> list[tuple[str, int]]:
         out: list[tuple[str, int]] = []

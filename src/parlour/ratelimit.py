@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import RedisStorage
+from limits.aio.storage import RedisClusterStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
 
@@ -32,15 +33,32 @@ def _storage_uri(url: str) -> str:
     return "async+" + url
 
 
+def _storage(redis: Redis, url: str, settings: Settings) -> RedisStorage:
+    prefix = f"{settings.redis_key_prefix}:limits"
+    if settings.redis_cluster:
+        # Each limit is one key, so the library's scripts run on one node. It opens
+        # its own cluster client (it cannot share ours): closed by Limiter.aclose.
+        address = settings.cluster_address()
+        return RedisClusterStorage(
+            f"async+redis+cluster://{address.netloc}",
+            implementation="redispy",
+            key_prefix=prefix,
+            ssl=address.tls,
+            socket_connect_timeout=settings.redis_connect_timeout,
+            socket_timeout=settings.redis_socket_timeout,
+        )
+    return RedisStorage(
+        _storage_uri(url),
+        implementation="redispy",
+        key_prefix=prefix,
+        connection_pool=redis.connection_pool,  # type: ignore[arg-type]
+    )
+
+
 class Limiter:
     def __init__(self, redis: Redis, url: str, settings: Settings) -> None:
-        storage = RedisStorage(
-            _storage_uri(url),
-            implementation="redispy",
-            key_prefix=f"{settings.redis_key_prefix}:limits",
-            connection_pool=redis.connection_pool,  # type: ignore[arg-type]
-        )
-        self._strategy = MovingWindowRateLimiter(storage)
+        self._storage = _storage(redis, url, settings)
+        self._strategy = MovingWindowRateLimiter(self._storage)
         self.limits = {
             "message": Limit(parse(settings.rate_messages), "You are sending messages too quickly"),
             "message_ip": Limit(
@@ -54,6 +72,13 @@ class Limiter:
                 "Too many failed sign-ins for this account; it is locked for a while",
             ),
         }
+
+    async def aclose(self) -> None:
+        """Close the connections the library opened itself (a cluster's); a single
+        server's are the app's pool, closed with it."""
+        if isinstance(self._storage, RedisClusterStorage):
+            bridge: Any = self._storage.bridge  # the library has no close method
+            await bridge.storage.aclose()
 
     async def hit(self, name: str, *identity: str) -> None:
         """Count one request against the limit; raise if it is over."""

@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, cast
 
 from fastapi import FastAPI
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.sentinel import Sentinel
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from parlour.accounts import AccountService
 from parlour.chat import ChatService
+from parlour.cluster import open_cluster, ping
 from parlour.config import Settings
 from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
 from parlour.errors import ModelNotConfigured
@@ -39,25 +40,21 @@ from parlour.web.stopping import on_stop_signal
 
 log = logging.getLogger(__name__)
 
+_PASSWORD = re.compile(r"^([a-z+]+://[^:@/]*):[^@/]*@")
+
 
 class StartupError(RuntimeError):
     """Parlour cannot start; the message says why and what to do."""
 
 
 def redact(url: str) -> str:
-    """The URL without its password, fit for a log line."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    """The URL without its password, fit for a log line (also with several hosts)."""
+    return _PASSWORD.sub(r"\1:***@", url, count=1)
 
 
 async def open_redis(settings: Settings, stack: AsyncExitStack) -> tuple[Redis, str]:
-    """One client (and pool) for the app's lifetime: a URL, Sentinel, or the embedded server."""
+    """One client (and pool) for the app's lifetime: a URL, Sentinel, a cluster, or the
+    embedded server."""
     options: dict[str, Any] = {
         "decode_responses": True,
         "socket_connect_timeout": settings.redis_connect_timeout,
@@ -75,6 +72,12 @@ async def open_redis(settings: Settings, stack: AsyncExitStack) -> tuple[Redis, 
             settings.redis_sentinel_master, db=settings.redis_db, password=password, **options
         )
         url = f"redis+sentinel://{settings.redis_sentinels}/{settings.redis_sentinel_master}"
+    elif settings.redis_cluster:
+        # The cluster client keeps a pool per node and sends each command (a script, a
+        # pipeline's commands) to the node holding its keys' slot. It offers the command
+        # API of Redis that Parlour uses, so the rest of the code takes it as one.
+        redis = cast(Redis, open_cluster(settings.cluster_address(), **options))
+        url = url or ""  # set: checked by Settings
     else:
         if url is None:
             embedded = EmbeddedRedis(settings.data_dir)
@@ -89,11 +92,12 @@ async def open_redis(settings: Settings, stack: AsyncExitStack) -> tuple[Redis, 
         redis = Redis.from_pool(pool)
     stack.push_async_callback(redis.aclose)
     try:
-        await redis.ping()
-    except (RedisError, OSError) as exc:
+        await ping(redis)
+    except (RedisError, RedisClusterException, OSError) as exc:
         raise StartupError(
             f"Cannot reach Redis at {redact(url)} ({type(exc).__name__}). Start it, fix "
-            "REDIS_URL / REDIS_HOST, or unset them to use the embedded Redis."
+            "REDIS_URL / REDIS_HOST (with REDIS_CLUSTER=true: every master must answer), or "
+            "unset them to use the embedded Redis."
         ) from None
     return redis, url
 
@@ -195,6 +199,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 login_seconds=int(settings.login_days * 86_400),
             )
             limiter = Limiter(redis, redis_url, settings)
+            stack.push_async_callback(limiter.aclose)
         replies = ReplyManager(
             ledger,
             heartbeat=settings.heartbeat_seconds,

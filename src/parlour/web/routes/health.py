@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
+from parlour.cluster import ping
 from parlour.web.deps import ServicesDep
 
 router = APIRouter(tags=["health"])
@@ -20,10 +21,10 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(services: ServicesDep) -> JSONResponse:
-    """Redis answers and a model is configured."""
+    """Redis (on a cluster: every master) answers and a model is configured."""
     checks: dict[str, bool] = {"model": services.models.configured}
     try:
-        checks["redis"] = bool(await services.store.redis.ping())
+        checks["redis"] = await ping(services.store.redis)
     except RedisError:
         checks["redis"] = False
     ready = all(checks.values())
