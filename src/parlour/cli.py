@@ -23,6 +23,7 @@ from parlour.logs import setup_logging
 from parlour.store.keys import FORMAT_VERSION, Keys
 from parlour.store.migrate import newer_format_message
 from parlour.web.lifespan import redact
+from parlour.web.serving import uvicorn_options
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 1
     workers = max(1, int(getattr(args, "workers", 1)))
+    os.environ["HOST"] = host  # the Host allow-list of every worker includes the bind address
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it: let that unwind
     # this function (stopping the embedded Redis) instead of killing the process.
     signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -133,7 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             workers=workers,
             reload=bool(getattr(args, "reload", False)),
             log_config=None,
-            ws="none",
+            # Connection limits, header timeout and trusted proxies (web/serving.py).
+            **uvicorn_options(settings),
             # Open reply streams get the grace period to finish; replies that are still
             # running afterwards are stopped and stored as partial by the lifespan.
             timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),

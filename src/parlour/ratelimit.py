@@ -18,6 +18,8 @@ from redis.asyncio import Redis
 
 from parlour.config import Settings
 from parlour.errors import RateLimited
+from parlour.signin import SigninGuard
+from parlour.store import Keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +51,15 @@ class Limiter:
             "write": Limit(parse(settings.rate_writes), "You are making changes too quickly"),
             "write_ip": Limit(parse(settings.rate_writes_ip), "Too many changes from your network"),
             "login_ip": Limit(parse(settings.rate_login_ip), "Too many sign-in attempts"),
-            "login_failures": Limit(
-                parse(settings.rate_login_failures),
-                "Too many failed sign-ins for this account; it is locked for a while",
-            ),
+            "export": Limit(parse(settings.rate_exports), "You are exporting too often"),
         }
+        # Failed sign-ins are counted before the password is checked (see signin.py).
+        self.signin = SigninGuard(
+            redis,
+            Keys(settings.redis_key_prefix),
+            per_address=settings.rate_login_failures,
+            per_account=settings.rate_login_account_failures,
+        )
 
     async def hit(self, name: str, *identity: str) -> None:
         """Count one request against the limit; raise if it is over."""

@@ -25,7 +25,14 @@ from parlour.web.routes import (
     sessions,
     tutorial,
 )
-from parlour.web.security import SameOriginWrites, SecurityHeaders, install_cors
+from parlour.web.security import (
+    HostAllowList,
+    SameOriginWrites,
+    SecurityHeaders,
+    allowed_hosts,
+    install_cors,
+)
+from parlour.web.serving import set_header_timeout
 
 STATIC_DIR = Path(str(files("parlour.web") / "static"))
 
@@ -41,11 +48,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    set_header_timeout(settings.header_timeout_seconds)
     app.state.metrics = metrics = Metrics()
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_cors(app, settings.cors_origins)
-    app.add_middleware(SameOriginWrites, allowed=settings.cors_origins)
+    app.add_middleware(SameOriginWrites, allowed=[*settings.cors_origins, *settings.public_origins])
+    app.add_middleware(HostAllowList, hosts=allowed_hosts(settings))
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
     for module in (auth, catalog, personas, sessions, replies, tutorial, health, docs):

@@ -20,6 +20,7 @@ from parlour.chat import ChatService
 from parlour.config import Settings
 from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
 from parlour.errors import ModelNotConfigured
+from parlour.followers import FollowerLimit
 from parlour.metrics import Metrics, Timer
 from parlour.personas import PersonaCatalog, Personas
 from parlour.providers.base import ChatProvider
@@ -212,8 +213,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.callback(probe.cancel)
         stack.push_async_callback(replies.shutdown, settings.shutdown_grace_seconds)
         app.state.services = Services(
-            settings, store, ledger, chat, replies, models, personas, accounts, limiter
-        )
+            settings, store, ledger, chat, replies, models, personas, accounts, limiter,
+            followers=FollowerLimit(settings.max_followers_per_user),
+        )  # fmt: skip
         log.info(
             "Parlour ready: models %s (default %s)",
             [m.id for m in models.models()] or "none",

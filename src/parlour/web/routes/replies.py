@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.sse import EventSourceResponse
 
 from parlour.domain import ReplyStatus
-from parlour.errors import NoReplyInProgress
+from parlour.errors import BadRequest, NoReplyInProgress
 from parlour.replies import Reply
 from parlour.web.deps import (
     Conversation,
     CurrentPrincipal,
+    FollowerTicket,
     ServicesDep,
     limit_messages,
     limit_writes,
@@ -28,6 +30,7 @@ router = APIRouter(
 
 
 async def start_reply(
+    _ticket: FollowerTicket,  # first: a refused stream starts no reply
     conversation: Conversation,
     body: MessageCreate,
     principal: CurrentPrincipal,
@@ -59,6 +62,7 @@ async def send_message(
 
 
 async def start_regeneration(
+    _ticket: FollowerTicket,
     conversation: Conversation,
     principal: CurrentPrincipal,
     services: ServicesDep,
@@ -107,20 +111,32 @@ async def find_reply(
     return sid, rid
 
 
+_EVENT_ID = re.compile(r"[0-9]{1,9}")
+
+
 def _resume_point(header: str | None, query: int | None) -> int:
     if query is not None:
         return query
-    if header is not None and header.strip().isdigit():
-        return int(header.strip())
-    return 0
+    if header is None or not header.strip():
+        return 0
+    # ASCII digits only: str.isdigit() accepts "²", which int() refuses.
+    if not _EVENT_ID.fullmatch(header.strip()):
+        raise BadRequest(
+            "Last-Event-ID must be the id of an event of this reply (a number).",
+            code="invalid_event_id",
+        )
+    return int(header.strip())
 
 
 @router.get("/reply", response_class=Response, responses=OPENAPI)
 async def follow_reply(
+    _ticket: FollowerTicket,
     found: Annotated[tuple[str, str], Depends(find_reply)],
     services: ServicesDep,
     last_event_id: Annotated[str | None, Header()] = None,
-    after: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=999_999_999, description="Resume after this event id.")
+    ] = None,
 ) -> EventSourceResponse:
     """Attach to the reply in progress (or ``reply_id``); resume after ``Last-Event-ID``."""
     sid, rid = found
