@@ -121,6 +121,7 @@ class Proxy:
         assert self._stop is not None
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout=10)
+        self._loop.close()
 
 
 @contextmanager
