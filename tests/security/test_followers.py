@@ -110,8 +110,8 @@ def test_finding_06_streams_per_user_are_capped(
             # Another user is not affected (the tutorial's user_id names the owner).
             other = httpx.post(f"{server.url}/chat/start", params={"user_id": "bea"}).json()
             upstream.enqueue(Reply(["hi"]))
-            stream = httpx.get(f"{server.url}/chat/stream", params={
-                "user_id": "bea", "session_id": other["session_id"], "message": "hello"})  # fmt: skip
+            params = {"user_id": "bea", "session_id": other["session_id"], "message": "hi"}
+            stream = httpx.get(f"{server.url}/chat/stream", params=params)
             assert stream.status_code == 200
             a.post(f"/api/v1/sessions/{sid}/reply/stop")
     # Closed streams give their places back.
