@@ -13,20 +13,22 @@ import httpx
 
 from parlour.config import Settings
 from parlour.web.app import create_app
-from parlour.web.serving import uvicorn_options
 from tests.live import ThreadedServer
 
 
-def client_from(address: str, url: str, **kwargs: Any) -> httpx.Client:
+def client_from(address: str, url: str, timeout: float = 30, **kwargs: Any) -> httpx.Client:
     """A client whose connections come from ``address`` (any 127.x.y.z is this machine)."""
     transport = httpx.HTTPTransport(local_address=address)
-    return httpx.Client(base_url=url, transport=transport, timeout=30, **kwargs)
+    return httpx.Client(base_url=url, transport=transport, timeout=timeout, **kwargs)
 
 
 class Served:
     """``create_app(settings)`` served on loopback with uvicorn_options(settings)."""
 
     def __init__(self, settings: Settings) -> None:
+        # Imported here: what cli.py gives uvicorn (the other tests run without it).
+        from parlour.web.serving import uvicorn_options
+
         self.settings = settings
         options = uvicorn_options(settings)
         options.pop("ws")

@@ -70,8 +70,6 @@ def test_finding_06_followers_in_a_process_share_one_reader(
         t.start()
     try:
         wait_for(lambda: all(n >= 3 for n in seen), "every follower to receive deltas")
-        readers = other.app.state.services.replies.readers
-        assert readers.reading == 1  # one reading task for the reply, for all 30
         # Each follower used to hold a connection in a blocking read: most were busy at any
         # moment. Now one reading task holds one.
         samples = []
@@ -79,6 +77,8 @@ def test_finding_06_followers_in_a_process_share_one_reader(
             samples.append(busy_connections(other))
             time.sleep(0.02)  # spacing the samples (not waiting for anything)
         assert sorted(samples)[len(samples) // 2] <= 2, samples
+        readers = other.app.state.services.replies.readers
+        assert readers.reading == 1  # one reading task for the reply, for all 30
     finally:
         done.set()
         for t in threads:
