@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 from redis import Redis
@@ -14,6 +15,7 @@ from parlour.accounts import AccountService
 from parlour.store import Keys
 from tests.accounts import PASSWORD, PASSWORD_MODE, SECRET_KEY, signed_in, signed_up
 from tests.conftest import ServerFactory
+from tests.processes import running
 from tests.security.helpers import client_from
 
 LOGIN = "/api/v1/auth/login"
@@ -28,29 +30,32 @@ def guess(url: str, address: str, password: str, name: str = "ada") -> int:
 
 
 def test_finding_01_concurrent_guesses_are_counted_before_they_are_checked(
-    make_server: ServerFactory,
+    tmp_path: Path, redis: Redis, redis_url: str
 ) -> None:
-    server = make_server(**GUARDED)
-    signed_up(server.url, "ada")
-    # Generous: every guess that gets through costs a slow password check.
-    clients = [client_from("127.0.0.2", server.url, timeout=300) for _ in range(39)]
-    for c in clients:  # connected beforehand, so the guesses leave together
-        assert c.get("/healthz").status_code == 200
-    together = threading.Barrier(39)
+    # A real server process: guesses are checked in its threads while more arrive.
+    env = {"REDIS_URL": redis_url, "AUTH_MODE": "password", "SECRET_KEY": SECRET_KEY,
+           "RATE_LOGIN_IP": "1000/minute", "RATE_LOGIN_FAILURES": "5/15minutes"}  # fmt: skip
+    with running(env, tmp_path, count=1) as (server,):
+        signed_up(server.url, "ada")
+        # Generous: every guess that gets through costs a slow password check.
+        clients = [client_from("127.0.0.2", server.url, timeout=300) for _ in range(39)]
+        for c in clients:  # connected beforehand, so the guesses leave together
+            assert c.get("/healthz").status_code == 200
+        together = threading.Barrier(39)
 
-    def send(i: int) -> int:
-        together.wait(timeout=60)
-        body = {"username": "ada", "password": f"wrong-{i:04d}"}
-        return clients[i].post(LOGIN, json=body).status_code
+        def send(i: int) -> int:
+            together.wait(timeout=60)
+            body = {"username": "ada", "password": f"wrong-{i:04d}"}
+            return clients[i].post(LOGIN, json=body).status_code
 
-    with ThreadPoolExecutor(max_workers=39) as pool:
-        codes = list(pool.map(send, range(39)))
-    for c in clients:
-        c.close()
-    assert codes.count(401) <= 5  # at most the configured number were verified
-    assert codes.count(401) + codes.count(429) == 39
-    # The right password sent just after, from the same address, is refused too.
-    assert guess(server.url, "127.0.0.2", PASSWORD) == 429
+        with ThreadPoolExecutor(max_workers=39) as pool:
+            codes = list(pool.map(send, range(39)))
+        for c in clients:
+            c.close()
+        assert codes.count(401) <= 5  # at most the configured number were verified
+        assert codes.count(401) + codes.count(429) == 39
+        # The right password sent just after, from the same address, is refused too.
+        assert guess(server.url, "127.0.0.2", PASSWORD) == 429
 
 
 def test_finding_04_a_guesser_cannot_lock_out_the_real_user(make_server: ServerFactory) -> None:
