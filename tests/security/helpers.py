@@ -7,6 +7,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ import httpx
 from parlour.config import Settings
 from parlour.web.app import create_app
 from tests.live import ThreadedServer
+from tests.processes import ServerProcess
 
 
 def client_from(address: str, url: str, timeout: float = 30, **kwargs: Any) -> httpx.Client:
@@ -130,3 +132,14 @@ class Proxy:
 def proxied(target_port: int, **kwargs: Any) -> Iterator[Proxy]:
     with Proxy(target_port, **kwargs) as proxy:
         yield proxy
+
+
+@contextmanager
+def server_processes(env: dict[str, str], cwd: Path, count: int) -> Iterator[list[ServerProcess]]:
+    """``count`` ``parlour serve`` processes, given time to start on a busy machine."""
+    servers = [ServerProcess(env, cwd) for _ in range(count)]
+    try:
+        yield [s.wait_ready(timeout=180) for s in servers]
+    finally:
+        for s in servers:
+            s.stop()

@@ -3,14 +3,18 @@ the limits), and finding 10: disabling a user stops their replies wherever they 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
+import pytest
+from redis import Redis
 
 from tests.accounts import PASSWORD, SECRET_KEY, signed_up
-from tests.conftest import PairFactory
 from tests.live import sse, text_of
-from tests.security.helpers import client_from
+from tests.processes import ServerProcess
+from tests.security.helpers import client_from, server_processes
 from tests.upstream import Reply, ScriptedUpstream
 
 ENV = {"AUTH_MODE": "password", "SECRET_KEY": SECRET_KEY, "OPENAI_MODEL": "scripted-model",
@@ -19,10 +23,19 @@ ENV = {"AUTH_MODE": "password", "SECRET_KEY": SECRET_KEY, "OPENAI_MODEL": "scrip
 WORDS = [f"w{i} " for i in range(400)]
 
 
+@pytest.fixture
+def pair(
+    tmp_path: Path, redis: Redis, redis_url: str, upstream: ScriptedUpstream
+) -> Iterator[list[ServerProcess]]:
+    env = {**ENV, "REDIS_URL": redis_url, "OPENAI_BASE_URL": upstream.url}
+    with server_processes(env, tmp_path, count=2) as servers:
+        yield servers
+
+
 def test_concurrent_guesses_on_two_processes_verify_at_most_the_limit(
-    server_pair: PairFactory,
+    pair: list[ServerProcess],
 ) -> None:
-    a, b = server_pair(**ENV)
+    a, b = pair
     signed_up(a.url, "ada")
 
     def guess(i: int) -> int:
@@ -44,15 +57,15 @@ def test_concurrent_guesses_on_two_processes_verify_at_most_the_limit(
 
 
 def test_finding_10_disabling_a_user_stops_their_replies_in_every_process(
-    server_pair: PairFactory, upstream: ScriptedUpstream
+    pair: list[ServerProcess], upstream: ScriptedUpstream
 ) -> None:
-    a, b = server_pair(**ENV)
+    a, b = pair
     admin = signed_up(a.url, "ada")
     bob = signed_up(b.url, "bob")
     bob_id = bob.get("/api/v1/auth/me").json()["id"]
     sid = bob.post("/api/v1/sessions", json={}).json()["id"]
     upstream.enqueue(Reply(WORDS, delay=0.05))
-    with bob, httpx.Client(base_url=a.url, cookies=bob.cookies, timeout=60) as on_a:
+    with httpx.Client(base_url=a.url, cookies=bob.cookies, timeout=60) as on_a:
         with sse(bob, "POST", f"/api/v1/sessions/{sid}/messages",
                  json={"content": "go"}) as (_r, written):  # fmt: skip
             received = [next(e for e in written if e.event == "delta")]

@@ -15,8 +15,7 @@ from parlour.accounts import AccountService
 from parlour.store import Keys
 from tests.accounts import PASSWORD, PASSWORD_MODE, SECRET_KEY, signed_in, signed_up
 from tests.conftest import ServerFactory
-from tests.processes import running
-from tests.security.helpers import client_from
+from tests.security.helpers import client_from, server_processes
 
 LOGIN = "/api/v1/auth/login"
 # Per-address attempts are limited separately (RATE_LOGIN_IP): set high here, so what is
@@ -35,7 +34,7 @@ def test_finding_01_concurrent_guesses_are_counted_before_they_are_checked(
     # A real server process: guesses are checked in its threads while more arrive.
     env = {"REDIS_URL": redis_url, "AUTH_MODE": "password", "SECRET_KEY": SECRET_KEY,
            "RATE_LOGIN_IP": "1000/minute", "RATE_LOGIN_FAILURES": "5/15minutes"}  # fmt: skip
-    with running(env, tmp_path, count=1) as (server,):
+    with server_processes(env, tmp_path, count=1) as (server,):
         signed_up(server.url, "ada")
         # Generous: every guess that gets through costs a slow password check.
         clients = [client_from("127.0.0.2", server.url, timeout=300) for _ in range(39)]
