@@ -19,15 +19,51 @@ from typing import cast
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from parlour.domain import now
-from parlour.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from parlour.errors import Forbidden, InvalidInput, NotFound, StorageUnavailable, Unauthorized
 from parlour.store import Fields, Keys
+from parlour.store.keys import is_id
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{3,32}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 BAD_CREDENTIALS = "The username or password is not correct."
+_WATCH_TRIES = 20
+
+# Sign-up in one step. KEYS: names, account, all, first, invite. ARGV: lower-cased name,
+# uid, username, password hash, created_at, policy (open|invite|closed, or "user"/"admin"
+# to make one regardless). Returns 2 (the first account: an administrator), 1 (made), or
+# -1 closed, -2 invitation missing, -3 invitation not valid, -4 name taken. Nothing is
+# written unless the account is made: an invitation or the first-admin claim is used up
+# only with it, and a name never points at a missing account.
+_SIGNUP = """
+local policy = ARGV[6]
+local first = redis.call('EXISTS', KEYS[4]) == 0
+local admin = policy == 'admin' or (first and policy ~= 'user')
+if not first and policy == 'closed' then return -1 end
+local needs_invite = (not first) and policy == 'invite'
+if needs_invite then
+  if ARGV[7] == '' then return -2 end
+  if redis.call('EXISTS', KEYS[5]) == 0 then return -3 end
+end
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return -4 end
+if needs_invite then redis.call('DEL', KEYS[5]) end
+if admin then redis.call('SET', KEYS[4], '1') end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], 'id', ARGV[2], 'username', ARGV[3], 'password_hash', ARGV[4],
+  'is_admin', admin and '1' or '0', 'disabled', '0', 'created_at', ARGV[5])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[2])
+if admin then return 2 end
+return 1
+"""
+_SIGNUP_REFUSALS = {
+    -1: Forbidden("Sign-up is closed on this server.", code="signup_closed"),
+    -2: Forbidden("Sign-up needs an invitation code on this server.", code="invite_required"),
+    -3: Forbidden("This invitation is not valid or was already used.", code="invite_invalid"),
+    -4: InvalidInput("This username is taken.", code="username_taken"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +122,7 @@ class AccountService:
         self._hasher = PasswordHasher()  # argon2id
         # A hash to verify against when the username is unknown, so both take as long.
         self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+        self._signup = redis.register_script(_SIGNUP)
 
     def _digest(self, value: str) -> str:
         return hmac.new(self._secret, value.encode(), hashlib.sha256).hexdigest()
@@ -93,8 +130,11 @@ class AccountService:
     # --- accounts -------------------------------------------------------------
 
     async def get(self, uid: str) -> Account:
-        raw = cast(dict[str, str], await self.redis.hgetall(self.keys.account(uid)))
-        if not raw:
+        # A crafted id (``x:tokens``) would name another key: only real ids reach Redis.
+        raw = {}
+        if is_id(uid):
+            raw = cast(dict[str, str], await self.redis.hgetall(self.keys.account(uid)))
+        if "id" not in raw or "username" not in raw:
             raise NotFound("This account does not exist.")
         return Account(
             id=raw["id"],
@@ -108,39 +148,41 @@ class AccountService:
         """True for exactly one caller ever: the one making the first account."""
         return bool(await self.redis.set(self.keys.first_account(), "1", nx=True))
 
+    async def signup(
+        self, username: str, password: str, *, policy: str, invite: str | None = None
+    ) -> Account:
+        """Make an account under the sign-up ``policy`` (the first one is an administrator),
+        all or nothing."""
+        return await self._make(username, password, policy, invite or "")
+
     async def create(self, username: str, password: str, *, admin: bool = False) -> Account:
+        """Make an account whatever the sign-up policy (an administrator's tool)."""
+        return await self._make(username, password, "admin" if admin else "user", "")
+
+    async def _make(self, username: str, password: str, policy: str, invite: str) -> Account:
         check_username(username)
         check_password(password)
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         uid = secrets.token_hex(16)
-        if not await self.redis.hsetnx(self.keys.account_names(), username.lower(), uid):
-            raise InvalidInput("This username is taken.", code="username_taken")
         ts = now()
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                self.keys.account(uid),
-                mapping={
-                    "id": uid,
-                    "username": username,
-                    "password_hash": password_hash,
-                    "is_admin": "1" if admin else "0",
-                    "disabled": "0",
-                    "created_at": repr(ts),
-                },
-            )
-            pipe.zadd(self.keys.accounts(), {uid: ts})
-            await pipe.execute()
-        return Account(uid, username, admin, False, ts)
+        k = self.keys
+        keys = [k.account_names(), k.account(uid), k.accounts(), k.first_account(),
+                k.invite(self._digest(invite))]  # fmt: skip
+        args = [username.lower(), uid, username, password_hash, repr(ts), policy, invite]
+        result = int(await self._signup(keys=keys, args=args))
+        if result < 0:
+            raise _SIGNUP_REFUSALS[result]
+        return Account(uid, username, result == 2, False, ts)
 
     async def all(self) -> list[Account]:
         uids = cast(list[str], await self.redis.zrange(self.keys.accounts(), 0, -1))
         return [await self.get(uid) for uid in uids]
 
     async def set_disabled(self, uid: str, disabled: bool) -> Account:
+        """Disabling also ends every sign-in of the account, in the same transaction."""
         await self.get(uid)
-        await self.redis.hset(self.keys.account(uid), "disabled", "1" if disabled else "0")
-        if disabled:
-            await self._end_logins(uid)
+        flag: Fields = {"disabled": "1" if disabled else "0"}
+        await self._revoke(uid, logins=disabled, tokens=False, fields=flag)
         return await self.get(uid)
 
     # --- passwords ------------------------------------------------------------
@@ -160,12 +202,26 @@ class AccountService:
         account = await self.get(uid)
         return _usable(account)
 
-    async def change_password(self, account: Account, current: str, new: str, keep: str) -> None:
-        await self.verify(account.username, current)
+    async def change_password(
+        self,
+        account: Account,
+        new: str,
+        *,
+        keep_login: str | None,
+        keep_sign_ins: bool = False,
+        keep_tokens: bool = False,
+    ) -> None:
+        """Set a new password (the current one was checked by the caller) and, unless asked
+        to keep them, end every other sign-in and revoke every API token - together."""
         check_password(new)
         password_hash = await asyncio.to_thread(self._hasher.hash, new)
-        await self.redis.hset(self.keys.account(account.id), "password_hash", password_hash)
-        await self._end_logins(account.id, keep=self._digest(keep))
+        await self._revoke(
+            account.id,
+            logins=not keep_sign_ins,
+            tokens=not keep_tokens,
+            fields={"password_hash": password_hash},
+            keep=self._digest(keep_login) if keep_login else None,
+        )
 
     # --- browser sign-ins -----------------------------------------------------
 
@@ -179,7 +235,21 @@ class AccountService:
             pipe.expire(self.keys.login(digest), self.login_seconds)
             pipe.sadd(self.keys.account_logins(account.id), digest)
             await pipe.execute()
+        await self._drop_expired_logins(account.id)
         return Login(account, cookie, csrf)
+
+    async def _drop_expired_logins(self, uid: str) -> None:
+        """Forget the sign-ins whose record has expired (a digest never comes back)."""
+        digests = sorted(cast(set[str], await self.redis.smembers(self.keys.account_logins(uid))))
+        if not digests:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for d in digests:
+                pipe.exists(self.keys.login(d))
+            alive = await pipe.execute()
+        gone = [d for d, there in zip(digests, alive, strict=True) if not there]
+        if gone:
+            await self.redis.srem(self.keys.account_logins(uid), *gone)
 
     async def from_cookie(self, cookie: str) -> tuple[Account, str]:
         """The signed-in account and its CSRF token."""
@@ -196,12 +266,43 @@ class AccountService:
         if uid is not None:
             await self.redis.srem(self.keys.account_logins(str(uid)), digest)
 
-    async def _end_logins(self, uid: str, keep: str | None = None) -> None:
-        digests = cast(set[str], await self.redis.smembers(self.keys.account_logins(uid)))
-        ended = [d for d in digests if d != keep]
-        if ended:
-            await self.redis.delete(*(self.keys.login(d) for d in ended))
-            await self.redis.srem(self.keys.account_logins(uid), *ended)
+    async def _revoke(
+        self,
+        uid: str,
+        *,
+        logins: bool,
+        tokens: bool,
+        fields: Fields,
+        keep: str | None = None,
+    ) -> None:
+        """Write ``fields`` to the account and end its sign-ins (but ``keep``) and/or tokens,
+        in one transaction: the sets are watched, so one added meanwhile is not missed."""
+        k = self.keys
+        watched = [k.account_logins(uid), k.account_tokens(uid)]
+        for _ in range(_WATCH_TRIES):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(*watched)
+                    ended: list[str] = []
+                    if logins:
+                        members = cast(set[str], await pipe.smembers(watched[0]))
+                        ended = sorted(d for d in members if d != keep)
+                    revoked: dict[str, str] = {}
+                    if tokens:
+                        revoked = cast(dict[str, str], await pipe.hgetall(watched[1]))
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(k.account(uid), mapping=fields)
+                    if ended:
+                        pipe.delete(*(k.login(d) for d in ended))
+                        pipe.srem(watched[0], *ended)
+                    if revoked:
+                        pipe.delete(*(k.token(d) for d in revoked.values()))
+                        pipe.delete(watched[1])
+                    await pipe.execute()
+                    return
+                except WatchError:
+                    continue
+        raise StorageUnavailable()
 
     # --- API tokens -----------------------------------------------------------
 
@@ -234,8 +335,10 @@ class AccountService:
         )
         if digest is None:
             raise NotFound("This token does not exist.")
-        await self.redis.delete(self.keys.token(digest))
-        await self.redis.hdel(self.keys.account_tokens(account.id), token_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.keys.token(digest))
+            pipe.hdel(self.keys.account_tokens(account.id), token_id)
+            await pipe.execute()
 
     async def from_token(self, value: str) -> Account:
         uid = cast(str | None, await self.redis.hget(self.keys.token(self._digest(value)), "uid"))
@@ -250,9 +353,3 @@ class AccountService:
         code = secrets.token_urlsafe(16)
         await self.redis.set(self.keys.invite(self._digest(code)), "1", ex=ttl_seconds)
         return code
-
-    async def use_invite(self, code: str) -> None:
-        if not await self.redis.delete(self.keys.invite(self._digest(code))):
-            raise Forbidden(
-                "This invitation is not valid or was already used.", code="invite_invalid"
-            )

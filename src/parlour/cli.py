@@ -109,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 1
     workers = max(1, int(getattr(args, "workers", 1)))
+    # The Host allow-list of every worker includes the bind address.
+    settings = settings.model_copy(update={"host": host})
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it: let that unwind
     # this function (stopping the embedded Redis) instead of killing the process.
     signal.signal(signal.SIGTERM, _exit_on_signal)

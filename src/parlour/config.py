@@ -56,6 +56,26 @@ class Settings(BaseSettings):
     allow_remote: bool = False
     # Origins allowed to call the API from a browser (CORS); empty: none.
     cors_origins: list[str] = Field(default_factory=list)
+    # Host names (the Host header, without the port) this server answers to, besides the
+    # loopback names, the bind address and the hosts of PUBLIC_ORIGINS; "*": any.
+    allowed_hosts: list[str] = Field(default_factory=list)
+    # The origins people open Parlour at (e.g. https://chat.example.com), when a proxy in
+    # front rewrites Host: a change sent from one of these is same-origin.
+    public_origins: list[str] = Field(default_factory=list)
+    # Proxies trusted for X-Forwarded-For / -Proto (comma-separated addresses or networks).
+    forwarded_allow_ips: str = "127.0.0.1"
+    # /metrics: with a token, only "Authorization: Bearer <token>" reads it; without one it
+    # is open in single-user mode and closed with accounts.
+    metrics_token: SecretStr | None = None
+
+    # --- connections (uvicorn) --------------------------------------------------
+    # A client must send a request's headers within this; idle keep-alive connections close.
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    keepalive_timeout_seconds: int = Field(5, ge=1)
+    # Connections served at once per process (past it: 503); streams count.
+    max_connections: int = Field(2000, ge=10)
+    # Reply streams one user may hold open at once, per process (past it: 429).
+    max_followers_per_user: int = Field(20, ge=1)
 
     # --- Redis --------------------------------------------------------------
     # REDIS_URL wins; else REDIS_HOST (+ port/db/password) builds one; else the
@@ -112,8 +132,12 @@ class Settings(BaseSettings):
     rate_writes: str = "60/minute"
     rate_writes_ip: str = "120/minute"
     rate_login_ip: str = "20/minute"
-    # Failed sign-ins for one username before it is locked for the window.
+    # Failed sign-ins for one username from one address before that pair is locked.
     rate_login_failures: str = "5/15minutes"
+    # Failed sign-ins for one username from all addresses; past it only an address with
+    # no failed sign-in for that username may try (one attempt at a time).
+    rate_login_account_failures: str = "50/hour"
+    rate_exports: str = "10/minute"
     max_concurrent_replies: int = Field(3, ge=1)
     daily_token_quota: int = Field(0, ge=0)  # tokens the model may write for a user a day; 0: none
     export_max_messages: int = Field(10_000, ge=1)
@@ -145,7 +169,7 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("openai_api_key", "redis_password", mode="before")
+    @field_validator("openai_api_key", "redis_password", "metrics_token", mode="before")
     @classmethod
     def _blank_secret_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

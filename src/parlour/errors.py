@@ -6,7 +6,8 @@
     ├── InvalidInput              422  bad input a person can correct
     │   ├── UnknownPersona        422
     │   ├── UnknownModel          422
-    │   └── MessageTooLong        413  (also: the turn cannot fit the context)
+    │   ├── MessageTooLong        413  (also: the turn cannot fit the context)
+    │   └── BadRequest            400  a malformed header (Last-Event-ID...)
     ├── NotFound                  404  unknown id, or an id owned by someone else
     │   └── NoReplyInProgress     404  nothing to resume or stop
     ├── Unauthorized              401  not signed in, or the credentials are not valid
@@ -74,6 +75,11 @@ class UnknownModel(InvalidInput):
 class MessageTooLong(InvalidInput):
     status_code = 413
     code = "message_too_long"
+
+
+class BadRequest(InvalidInput):
+    status_code = 400
+    code = "bad_request"
 
 
 class NotFound(ParlourError):

@@ -19,6 +19,8 @@ from redis.asyncio import Redis
 
 from parlour.config import Settings
 from parlour.errors import RateLimited
+from parlour.signin import SigninGuard
+from parlour.store import Keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +69,15 @@ class Limiter:
             "write": Limit(parse(settings.rate_writes), "You are making changes too quickly"),
             "write_ip": Limit(parse(settings.rate_writes_ip), "Too many changes from your network"),
             "login_ip": Limit(parse(settings.rate_login_ip), "Too many sign-in attempts"),
-            "login_failures": Limit(
-                parse(settings.rate_login_failures),
-                "Too many failed sign-ins for this account; it is locked for a while",
-            ),
+            "export": Limit(parse(settings.rate_exports), "You are exporting too often"),
         }
+        # Failed sign-ins are counted before the password is checked (see signin.py).
+        self.signin = SigninGuard(
+            redis,
+            Keys(settings.redis_key_prefix),
+            per_address=settings.rate_login_failures,
+            per_account=settings.rate_login_account_failures,
+        )
 
     async def aclose(self) -> None:
         """Close the connections the library opened itself (a cluster's); a single

@@ -55,7 +55,6 @@ from parlour.domain import (
 from parlour.errors import (
     ConversationFull,
     InvalidInput,
-    NoReplyInProgress,
     NotFound,
     ParlourError,
     ProviderError,
@@ -64,6 +63,7 @@ from parlour.errors import (
     ReplyInterrupted,
     ServerRestarting,
 )
+from parlour.followers import StreamReaders
 from parlour.grace import hand_over_time
 from parlour.metrics import Metrics, Timer
 from parlour.providers.base import ChatProvider, CompletionRequest
@@ -200,6 +200,8 @@ class ReplyManager:
         self.max_per_owner = max_per_owner
         # A blocking stream read must end well inside the Redis socket timeout.
         self.max_block = min(heartbeat, redis_timeout / 2)
+        # Readers of replies written elsewhere share one reading task per reply.
+        self.readers = StreamReaders(ledger, heartbeat=heartbeat, max_block=self.max_block)
         self.worker_id = new_id()[:12]
         self._local: dict[str, Reply] = {}
         self._background: list[asyncio.Task[None]] = []
@@ -507,38 +509,8 @@ class ReplyManager:
     async def _follow_stream(
         self, sid: str, rid: str, after: int
     ) -> AsyncIterator[ReplyEvent | None]:
-        entry = "0"
-        block_ms = max(1, int(self.max_block * 1000))
-        silent_since = time.monotonic()
-        while True:
-            if self._closing:  # this process stops; the reply goes on elsewhere
-                raise ServerRestarting(retry_after=1)
-            batches = await self.ledger.read_events(sid, rid, entry, block_ms)
-            if not batches:
-                facts = await self.ledger.facts(sid, rid)
-                if facts is None:
-                    raise NotFound("This reply is no longer available.")
-                if facts.status != ReplyStatus.RUNNING and entry == "0":
-                    # Finished, and its stream has expired: the text is in the conversation.
-                    raise NoReplyInProgress("This reply has finished; its text is in the history.")
-                if time.monotonic() - silent_since >= self.heartbeat:
-                    silent_since = time.monotonic()
-                    yield Heartbeat
-                continue
-            silent_since = time.monotonic()
-            events = [e for _entry, batch in batches for e in batch]
-            entry = batches[-1][0]
-            fresh: list[ReplyEvent] = []
-            for event in events:  # a batch written twice (a retried write) counts once
-                if event.seq > after:
-                    fresh.append(event)
-                    after = event.seq
-            for event in coalesce(fresh):
-                yield event
-                if event.final:
-                    return
-            if any(e.final for e in events):
-                return  # resumed at or after the end
+        async for event in self.readers.follow(sid, rid, after):
+            yield event
 
     # --- stopping -------------------------------------------------------------
 
@@ -592,6 +564,7 @@ class ReplyManager:
             log.info("waiting up to %.1f s for %d running replies", wait, len(tasks))
             await asyncio.wait(tasks, timeout=wait)
         self._closing = True
+        self.readers.close(ServerRestarting(retry_after=1))
         running = [r for r in self._local.values() if r.task is not None]
         for reply in running:
             self._cancel(reply, interrupt=True)

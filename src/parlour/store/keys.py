@@ -47,6 +47,8 @@ slot of a Redis Cluster::
     P:{acct}:login:DIGEST             hash   a signed-in browser: uid csrf created_at (TTL)
     P:{acct}:token:DIGEST             hash   an API token: id uid name created_at
     P:{acct}:invite:DIGEST            str    an unused invitation (TTL)
+    P:{acct}:fails:NAME               zset   failed sign-ins for a username (any address)
+    P:{acct}:fails:NAME:ADDR          zset   failed sign-ins for a username from one address
 
     no tag (single-key commands only):
     P:replies:running                 zset   "SID:RID" of running replies by last heartbeat
@@ -190,6 +192,12 @@ class Keys:
 
     def invite(self, digest: str) -> str:
         return f"{self.p}:{{acct}}:invite:{digest}"
+
+    def signin_failures(self, name: str) -> str:
+        return f"{self.p}:{{acct}}:fails:{name}"
+
+    def signin_pair_failures(self, name: str, address: str) -> str:
+        return f"{self.p}:{{acct}}:fails:{name}:{address}"
 
     # --- untagged ------------------------------------------------------------------
 

@@ -373,6 +373,10 @@ class ReplyLedger:
     async def usage_today(self, owner: str) -> int:
         return int(await self.redis.get(self.keys.user_usage(owner, today())) or 0)
 
+    async def owner_replies(self, owner: str) -> list[str]:
+        """Ids of the owner's running replies (kept with ``MAX_CONCURRENT_REPLIES``)."""
+        return sorted(cast(set[str], await self.redis.smembers(self.keys.user_replies(owner))))
+
     async def publish_stop(self, rid: str) -> None:
         await self.redis.publish(self.keys.stop_channel(), rid)
 

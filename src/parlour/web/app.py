@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from parlour import __version__
 from parlour.config import Settings
 from parlour.metrics import Metrics
+from parlour.web.connections import set_header_timeout
 from parlour.web.errors import install_error_handlers
 from parlour.web.lifespan import lifespan
 from parlour.web.limits import BodySizeLimit
@@ -26,7 +27,13 @@ from parlour.web.routes import (
     sessions,
     tutorial,
 )
-from parlour.web.security import SameOriginWrites, SecurityHeaders, install_cors
+from parlour.web.security import (
+    HostAllowList,
+    SameOriginWrites,
+    SecurityHeaders,
+    allowed_hosts,
+    install_cors,
+)
 
 STATIC_DIR = Path(str(files("parlour.web") / "static"))
 
@@ -42,11 +49,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    set_header_timeout(settings.header_timeout_seconds)
     app.state.metrics = metrics = Metrics()
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_cors(app, settings.cors_origins)
-    app.add_middleware(SameOriginWrites, allowed=settings.cors_origins)
+    app.add_middleware(SameOriginWrites, allowed=[*settings.cors_origins, *settings.public_origins])
+    app.add_middleware(HostAllowList, hosts=allowed_hosts(settings))
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
     for module in (auth, catalog, personas, sessions, replies, search, tutorial, health, docs):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hmac
 import re
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
@@ -22,6 +23,7 @@ from parlour.chat import ChatService
 from parlour.config import Settings
 from parlour.domain import SessionInfo
 from parlour.errors import Forbidden, InvalidInput, Unauthorized
+from parlour.followers import FollowerLimit, Ticket
 from parlour.personas import Personas
 from parlour.providers.registry import ModelRegistry
 from parlour.ratelimit import Limiter
@@ -48,6 +50,7 @@ class Services:
     accounts: AccountService | None = None  # only with AUTH_MODE=password
     limiter: Limiter | None = None  # only with AUTH_MODE=password
     search: SearchIndex | None = None
+    followers: FollowerLimit = field(default_factory=lambda: FollowerLimit(20))
 
 
 # Dependencies are coroutines even where nothing is awaited: FastAPI runs a plain
@@ -100,10 +103,14 @@ async def current_principal(request: Request, services: ServicesDep) -> Principa
     if not cookie:
         raise Unauthorized()
     account, csrf = await accounts.from_cookie(cookie)
-    # The tutorial's stream sends a message with GET (EventSource cannot set headers,
-    # so it may carry the token as ?csrf_token=).
-    if request.method in UNSAFE_METHODS or request.url.path == "/chat/stream":
-        sent = request.headers.get("x-csrf-token") or request.query_params.get("csrf_token", "")
+    # The tutorial's stream sends a message with GET. EventSource cannot set headers, so
+    # there alone the token may come as ?csrf_token= (a query string ends up in logs and
+    # history: nowhere else is it accepted).
+    tutorial_stream = request.url.path == "/chat/stream"
+    if request.method in UNSAFE_METHODS or tutorial_stream:
+        sent = request.headers.get("x-csrf-token") or ""
+        if not sent and tutorial_stream:
+            sent = request.query_params.get("csrf_token", "")
         if not hmac.compare_digest(sent.encode(), csrf.encode()):
             raise Forbidden(
                 "This request is missing its CSRF token (X-CSRF-Token). Reload the page and "
@@ -165,6 +172,24 @@ async def tutorial_caller(
 
 Caller = Annotated[str, Depends(caller)]
 TutorialCaller = Annotated[str, Depends(tutorial_caller)]
+
+
+# A reply stream holds its place from before the reply starts (a refusal is a 429, not a
+# broken stream) until the response has been sent.
+async def follower_ticket(owner: Caller, services: ServicesDep) -> AsyncIterator[Ticket]:
+    async with services.followers.held(owner) as ticket:
+        yield ticket
+
+
+async def tutorial_follower_ticket(
+    owner: TutorialCaller, services: ServicesDep
+) -> AsyncIterator[Ticket]:
+    async with services.followers.held(owner) as ticket:
+        yield ticket
+
+
+FollowerTicket = Annotated[Ticket, Depends(follower_ticket)]
+TutorialFollowerTicket = Annotated[Ticket, Depends(tutorial_follower_ticket)]
 
 
 # Routes get a conversation only through these: checked against its owner, so no route

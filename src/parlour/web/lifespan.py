@@ -21,6 +21,7 @@ from parlour.cluster import open_cluster, ping
 from parlour.config import Settings
 from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
 from parlour.errors import ModelNotConfigured
+from parlour.followers import FollowerLimit
 from parlour.indexer import Indexer
 from parlour.metrics import Metrics, Timer
 from parlour.personas import PersonaCatalog, Personas
@@ -232,8 +233,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             on_stop_signal(lambda: replies.begin_shutdown(settings.shutdown_grace_seconds))
         )
         app.state.services = Services(
-            settings, store, ledger, chat, replies, models, personas, accounts, limiter, search
-        )
+            settings, store, ledger, chat, replies, models, personas, accounts, limiter, search,
+            followers=FollowerLimit(settings.max_followers_per_user),
+        )  # fmt: skip
         log.info(
             "Parlour ready: models %s (default %s)",
             [m.id for m in models.models()] or "none",

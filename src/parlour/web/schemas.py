@@ -328,6 +328,8 @@ class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     current_password: str = Field(max_length=256)
     new_password: str = Field(max_length=256)
+    keep_sign_ins: bool = Field(False, description="Keep your other signed-in browsers.")
+    keep_tokens: bool = Field(False, description="Keep your API tokens.")
 
 
 class UserOut(BaseModel):

@@ -1,12 +1,20 @@
-"""Security headers for every response, and the CORS policy."""
+"""Security headers for every response, the Host allow-list, the same-origin rule, and CORS."""
 
 from __future__ import annotations
+
+import ipaddress
+import logging
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from parlour.config import Settings
+from parlour.errors import ParlourError
 from parlour.web.errors import error_response
+
+log = logging.getLogger(__name__)
 
 # The page runs only its own scripts; model output can never bring in one.
 CSP = (
@@ -16,7 +24,8 @@ CSP = (
 )
 # FastAPI's interactive API pages start with an inline script.
 DOCS_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
-DOCS_PATHS = ("/docs",)
+# Exactly these paths: a prefix match let ``/docs%2f..%2findex.html`` serve the app with it.
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
 
 _COMMON = [
     (b"x-content-type-options", b"nosniff"),
@@ -27,6 +36,9 @@ _COMMON = [
 
 
 class SecurityHeaders:
+    """Adds the headers to every response, and answers an unexpected error itself (a 500
+    with the headers too, logged once) instead of letting it reach the server."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -34,43 +46,136 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope["path"].startswith(DOCS_PATHS) else CSP
+        csp = DOCS_CSP if scope["path"] in DOCS_PATHS else CSP
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = message.setdefault("headers", [])
                 headers.extend(_COMMON)
                 headers.append((b"content-security-policy", csp.encode()))
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+            if started:
+                return  # the status line is sent: the connection just ends
+            err = ParlourError()
+            await error_response(500, err.code, err.message)(scope, receive, send_with_headers)
+
+
+def _host_name(host: str) -> str:
+    """The Host header without its port, lower-cased (``[::1]:8000`` -> ``::1``)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+def allowed_hosts(settings: Settings, bind: str | None = None) -> set[str]:
+    """Host names this server answers to: loopback names, the bind address, ALLOWED_HOSTS
+    and the hosts of PUBLIC_ORIGINS ("*" among them: any)."""
+    names = {"localhost", "127.0.0.1", "::1"}
+    for host in (bind or settings.host, *settings.allowed_hosts):
+        names.add(_host_name(host))
+    for origin in settings.public_origins:
+        if origin.strip():
+            names.add((urlsplit(origin.strip()).hostname or "").lower())
+    names.discard("")
+    with_any = {"0.0.0.0", "::"}  # noqa: S104 (a wildcard bind names no host)
+    return names - with_any if "*" not in names else {"*"}
+
+
+class HostAllowList:
+    """Refuses (421) a request for a host name this server does not serve, before any route
+    runs: a page whose DNS name was rebound to 127.0.0.1 cannot talk to Parlour."""
+
+    def __init__(self, app: ASGIApp, hosts: set[str]) -> None:
+        self.app = app
+        self.hosts = hosts
+
+    def _allowed(self, host: str) -> bool:
+        if "*" in self.hosts:
+            return True
+        name = _host_name(host)
+        if name in self.hosts:
+            return True
+        try:  # any loopback address (127.0.0.2...) is this machine
+            return ipaddress.ip_address(name).is_loopback
+        except ValueError:
+            return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Health checks come from orchestrators by address (a pod's IP) and reveal nothing.
+        if scope["type"] == "http" and scope["path"] not in ("/healthz", "/readyz"):
+            host = dict(scope.get("headers", ())).get(b"host", b"").decode("latin-1")
+            if not self._allowed(host):
+                response = error_response(
+                    421,
+                    "host_not_allowed",
+                    "This server does not answer to this host name. Its administrator can "
+                    "add it to ALLOWED_HOSTS.",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+# Reading paths that still act (send a message, hold a stream, export): checked as changes.
+_CHECKED_PREFIXES = ("/api/", "/chat/", "/roles", "/metrics")
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SESSION = b"parlour_session="
 
 
 class SameOriginWrites:
-    """Refuses changes sent from another origin's page (cross-site request forgery).
+    """Refuses requests sent by another origin's page (cross-site request forgery).
 
-    A browser names the page's origin in ``Origin`` on every POST, PATCH and
-    DELETE; one that is neither this server nor on the CORS allow-list is
-    refused. Requests without ``Origin`` (scripts, curl) are judged by their
-    credentials as usual.
+    Checked: every change (POST, PUT, PATCH, DELETE) and every request to the API paths,
+    GET included (the tutorial's GET stream sends a message). A browser names the page's
+    origin in ``Origin`` and says where the request comes from in ``Sec-Fetch-Site``; a
+    page on a sibling port is another origin (and "same-site", so SameSite cookies reach
+    it), and is refused like any other. Allowed: this server's own origin (as the browser
+    sees it: the Host, allow-listed, or one of PUBLIC_ORIGINS when a proxy rewrites Host)
+    and the CORS allow-list. Requests without either header (scripts, curl) are judged by
+    their credentials as usual.
     """
 
     def __init__(self, app: ASGIApp, allowed: list[str]) -> None:
         self.app = app
-        self.allowed = {o.rstrip("/") for o in allowed if o != "*"}
+        self.allowed = {o.strip().rstrip("/") for o in allowed if o.strip() not in ("*", "")}
+        # CORS_ORIGINS=["*"]: any page may read, without the sign-in cookie.
+        self.wildcard = "*" in allowed
+
+    def _refused(self, scope: Scope) -> bool:
+        checked = scope["method"] in _UNSAFE or scope["path"].startswith(_CHECKED_PREFIXES)
+        if not checked:
+            return False
+        headers = dict(scope.get("headers", ()))
+        origin = headers.get(b"origin", b"").decode("latin-1").strip().rstrip("/")
+        site = headers.get(b"sec-fetch-site", b"").decode("latin-1").strip().lower()
+        if origin:
+            if origin == "null":
+                return True
+            host = headers.get(b"host", b"").decode("latin-1")
+            if origin in self.allowed or origin in (f"http://{host}", f"https://{host}"):
+                return False
+            cookie = headers.get(b"cookie", b"")
+            return not (self.wildcard and scope["method"] == "GET" and SESSION not in cookie)
+        return site in ("cross-site", "same-site")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
-            headers = dict(scope.get("headers", ()))
-            origin = headers.get(b"origin", b"").decode("latin-1").rstrip("/")
-            host = headers.get(b"host", b"").decode("latin-1")
-            own = (f"http://{host}", f"https://{host}")
-            if origin and (origin == "null" or (origin not in self.allowed and origin not in own)):
-                response = error_response(
-                    403, "cross_origin", "Requests from other websites are refused."
-                )
-                await response(scope, receive, send)
-                return
+        if scope["type"] == "http" and self._refused(scope):
+            response = error_response(
+                403, "cross_origin", "Requests from other websites are refused."
+            )
+            await response(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 

@@ -86,6 +86,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, reload: boo
     from uvicorn.supervisors import ChangeReload, Multiprocess
 
     from parlour.grace import connections_timeout
+    from parlour.web.connections import uvicorn_options
 
     supervised = reload or workers > 1
     config = uvicorn.Config(
@@ -98,7 +99,8 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, reload: boo
         workers=workers,
         reload=reload,
         log_config=None,
-        ws="none",
+        # Connection limits, the header timeout and the proxies trusted (connections.py).
+        **uvicorn_options(settings),
         # A worker answers its supervisor's health check only once its imports are done;
         # on a busy machine that takes more than uvicorn's 5 s, and it was killed in a loop.
         timeout_worker_healthcheck=30,

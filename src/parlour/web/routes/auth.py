@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from parlour.accounts import Account, AccountService, check_password, check_username
-from parlour.errors import Forbidden, NotFound, Unauthorized
+from parlour.accounts import Account, AccountService
+from parlour.errors import Forbidden, NotFound
 from parlour.web.deps import (
     CSRF_COOKIE,
     LOCAL,
@@ -79,22 +79,32 @@ async def _limit_signup(request: Request, services: ServicesDep) -> None:
 async def signup(
     body: SignupIn, request: Request, response: Response, accounts: Accounts, services: ServicesDep
 ) -> SignedIn:
-    """Create an account and sign in. The first account is an administrator."""
-    check_username(body.username)  # before an invitation is used up
-    check_password(body.password)
-    first = await accounts.claim_first()
-    policy = services.settings.signup
-    if not first:
-        if policy == "closed":
-            raise Forbidden("Sign-up is closed on this server.", code="signup_closed")
-        if policy == "invite":
-            if not body.invite:
-                raise Forbidden(
-                    "Sign-up needs an invitation code on this server.", code="invite_required"
-                )
-            await accounts.use_invite(body.invite)
-    account = await accounts.create(body.username, body.password, admin=first)
+    """Create an account and sign in. The first account is an administrator.
+
+    With ``SIGNUP=open`` a taken name is answered as taken (anyone may sign up, so the
+    name list is as public as the sign-up form); under ``invite`` that answer needs a valid
+    invitation, and ``closed`` answers every name alike."""
+    account = await accounts.signup(
+        body.username, body.password, policy=services.settings.signup, invite=body.invite
+    )
     return await _sign_in(account, accounts, request, response)
+
+
+async def _check_password(
+    services: ServicesDep, request: Request, username: str, password: str
+) -> Account:
+    """The account if the password is right. The attempt is counted before the check, so
+    concurrent guesses cannot pass the limit (see parlour.signin)."""
+    accounts = accounts_of(services)
+    limiter = services.limiter
+    if limiter is None:
+        return await accounts.verify(username, password)
+    address = client_ip(request)
+    await limiter.hit("login_ip", address)
+    attempt = await limiter.signin.reserve(username, address)
+    account = await accounts.verify(username, password)  # a failure stays counted
+    await limiter.signin.succeeded(attempt)
+    return account
 
 
 @router.post("/auth/login")
@@ -103,17 +113,7 @@ async def login(
     services: ServicesDep,
 ) -> SignedIn:  # fmt: skip
     """Sign in with a username and password; sets the session and CSRF cookies."""
-    limiter = services.limiter
-    name = body.username.lower()
-    if limiter is not None:
-        await limiter.hit("login_ip", client_ip(request))
-        await limiter.check("login_failures", name)
-    try:
-        account = await accounts.verify(body.username, body.password)
-    except Unauthorized:
-        if limiter is not None:
-            await limiter.hit("login_failures", name)
-        raise
+    account = await _check_password(services, request, body.username, body.password)
     return await _sign_in(account, accounts, request, response)
 
 
@@ -137,12 +137,23 @@ async def me(principal: CurrentPrincipal, services: ServicesDep) -> UserOut:
 @router.post("/auth/password", status_code=status.HTTP_204_NO_CONTENT,
              dependencies=[Depends(limit_writes)])  # fmt: skip
 async def change_password(
-    body: PasswordChange, principal: CurrentPrincipal, accounts: Accounts
+    body: PasswordChange,
+    principal: CurrentPrincipal,
+    accounts: Accounts,
+    services: ServicesDep,
+    request: Request,
 ) -> Response:
-    """Change your password; your other sign-ins end."""
+    """Change your password. Your other sign-ins end and every API token is revoked (the
+    one this request uses too), unless ``keep_sign_ins`` / ``keep_tokens`` say otherwise.
+    Wrong current passwords count as failed sign-ins."""
     account = await accounts.get(principal.id)
+    await _check_password(services, request, account.username, body.current_password)
     await accounts.change_password(
-        account, body.current_password, body.new_password, keep=principal.cookie or ""
+        account,
+        body.new_password,
+        keep_login=principal.cookie,
+        keep_sign_ins=body.keep_sign_ins,
+        keep_tokens=body.keep_tokens,
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -179,10 +190,17 @@ async def list_users(_admin: AdminPrincipal, accounts: Accounts) -> UserList:
 
 
 @router.post("/admin/users/{user_id}/disable", dependencies=[Depends(limit_writes)])
-async def disable_user(user_id: str, admin: AdminPrincipal, accounts: Accounts) -> UserOut:
+async def disable_user(
+    user_id: str, admin: AdminPrincipal, accounts: Accounts, services: ServicesDep
+) -> UserOut:
+    """Disable an account: its sign-ins end, its tokens stop working, and its running
+    replies stop (in whichever process writes them), which ends their streams."""
     if user_id == admin.id:
         raise Forbidden("You cannot disable your own account.")
-    return user_out(await accounts.set_disabled(user_id, True))
+    account = await accounts.set_disabled(user_id, True)
+    for rid in await services.ledger.owner_replies(account.id):
+        await services.replies.stop(rid)
+    return user_out(account)
 
 
 @router.post("/admin/users/{user_id}/enable", dependencies=[Depends(limit_writes)])

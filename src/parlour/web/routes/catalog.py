@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from parlour.web.deps import ServicesDep
+from parlour.web.deps import ServicesDep, current_principal
 from parlour.web.schemas import ModelList, ModelOut
 
-router = APIRouter(prefix="/api/v1", tags=["catalog"])
+# With accounts, only signed-in people see what this server offers.
+router = APIRouter(prefix="/api/v1", tags=["catalog"], dependencies=[Depends(current_principal)])
 
 
 @router.get("/models")

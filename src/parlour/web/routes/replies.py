@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -9,11 +10,12 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.sse import EventSourceResponse
 
 from parlour.domain import ReplyEvent, ReplyStatus
-from parlour.errors import NoReplyInProgress
+from parlour.errors import BadRequest, NoReplyInProgress
 from parlour.replies import Reply
 from parlour.web.deps import (
     Conversation,
     CurrentPrincipal,
+    FollowerTicket,
     ServicesDep,
     limit_messages,
     limit_writes,
@@ -29,6 +31,7 @@ router = APIRouter(
 
 
 async def start_reply(
+    _ticket: FollowerTicket,  # first: a refused stream starts no reply
     conversation: Conversation,
     body: MessageCreate,
     principal: CurrentPrincipal,
@@ -60,6 +63,7 @@ async def send_message(
 
 
 async def start_regeneration(
+    _ticket: FollowerTicket,
     conversation: Conversation,
     principal: CurrentPrincipal,
     services: ServicesDep,
@@ -108,12 +112,21 @@ async def find_reply(
     return sid, rid
 
 
+_EVENT_ID = re.compile(r"[0-9]{1,9}")
+
+
 def _resume_point(header: str | None, query: int | None) -> int:
     if query is not None:
         return query
-    if header is not None and header.strip().isdigit():
-        return int(header.strip())
-    return 0
+    if header is None or not header.strip():
+        return 0
+    # ASCII digits only: str.isdigit() accepts "²", which int() refuses.
+    if not _EVENT_ID.fullmatch(header.strip()):
+        raise BadRequest(
+            "Last-Event-ID must be the id of an event of this reply (a number).",
+            code="invalid_event_id",
+        )
+    return int(header.strip())
 
 
 async def reply_to_follow(
@@ -148,10 +161,13 @@ async def _unless_empty(
 
 @router.get("/reply", response_class=Response, responses=FOLLOW_OPENAPI)
 async def follow_reply(
+    _ticket: FollowerTicket,
     found: Annotated[tuple[str, str] | None, Depends(reply_to_follow)],
     services: ServicesDep,
     last_event_id: Annotated[str | None, Header()] = None,
-    after: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=999_999_999, description="Resume after this event id.")
+    ] = None,
 ) -> Response:
     """Attach to the reply in progress (or ``reply_id``); resume after ``Last-Event-ID``.
 

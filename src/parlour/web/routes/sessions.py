@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import StreamingResponse
 
 from parlour.errors import MessageTooLong
 from parlour.web.deps import Caller, Conversation, ServicesDep, limit_writes
+from parlour.web.export import json_export, markdown_export
 from parlour.web.schemas import (
     BranchIn,
     ErrorOut,
-    ExportOut,
     MessageOut,
     MessagePage,
     SessionCreate,
@@ -133,14 +133,19 @@ async def clear_messages(conversation: Conversation, services: ServicesDep) -> R
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{session_id}/export")
+async def limit_exports(owner: Caller, services: ServicesDep) -> None:
+    if services.limiter is not None:
+        await services.limiter.hit("export", owner)
+
+
+@router.get("/{session_id}/export", dependencies=[Depends(limit_exports)])
 async def export_session(
     conversation: Conversation,
     services: ServicesDep,
     format: Annotated[Literal["json", "markdown"], Query()] = "json",
 ) -> Response:
     """The conversation as a download: JSON holds every branch (the README documents the
-    format), Markdown the active branch."""
+    format), Markdown the active branch. Streamed: memory does not grow with the history."""
     info = conversation
     most = services.settings.export_max_messages
     if info.message_count > most:  # refused before anything is read
@@ -150,22 +155,13 @@ async def export_session(
         )
     name = f"parlour-{info.id[:8]}"
     if format == "markdown":
-        lines = [f"# {info.title or 'Conversation'}", ""]
-        async for page in services.store.walk(info.id):
-            for node in page:
-                lines += [f"**{node.message.role}**", "", node.message.content, ""]
         download = {"Content-Disposition": f'attachment; filename="{name}.md"'}
-        return Response(
-            "\n".join(lines), media_type="text/markdown; charset=utf-8", headers=download
+        return StreamingResponse(
+            markdown_export(services.store, info),
+            media_type="text/markdown; charset=utf-8",
+            headers=download,
         )
-    messages, leaf = await services.store.tree(info.id)
-    branch = [node.message async for page in services.store.walk(info.id) for node in page]
-    body = ExportOut(
-        session=SessionOut.of(info),
-        active_leaf=leaf or None,
-        messages=[MessageOut.of(m) for m in messages],
-        items=[MessageOut.of(m) for m in branch],
-        total=len(branch),
-    )
     download = {"Content-Disposition": f'attachment; filename="{name}.json"'}
-    return JSONResponse(body.model_dump(), headers=download)
+    return StreamingResponse(
+        json_export(services.store, info), media_type="application/json", headers=download
+    )

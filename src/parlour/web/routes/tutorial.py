@@ -17,6 +17,8 @@ from parlour.web.deps import (
     ServicesDep,
     TutorialCaller,
     TutorialConversation,
+    TutorialFollowerTicket,
+    current_principal,
     limit_messages,
     limit_writes,
     tutorial_caller,
@@ -39,6 +41,8 @@ router = APIRouter(
     responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
 )
 
+HISTORY_PAGE = 200  # messages /chat/history returns unless asked for fewer or more
+HISTORY_PAGE_MAX = 1000
 WELCOME = "你好！我是你的{name}，有什么可以帮助你的吗？"
 
 
@@ -54,6 +58,7 @@ async def start_chat(
 
 
 async def start_tutorial_reply(
+    _ticket: TutorialFollowerTicket,
     conversation: TutorialConversation,
     services: ServicesDep,
     message: Annotated[str, Query()],
@@ -72,10 +77,19 @@ async def chat_stream(
 
 
 @router.get("/chat/history")
-async def chat_history(conversation: TutorialConversation, services: ServicesDep) -> HistoryOut:
-    """The conversation's active branch."""
-    limit = services.settings.history_max_messages
-    nodes, total = await services.store.messages(conversation.id, offset=0, limit=limit)
+async def chat_history(
+    conversation: TutorialConversation,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=HISTORY_PAGE_MAX)] = HISTORY_PAGE,
+    offset: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
+) -> HistoryOut:
+    """The conversation's active branch, oldest first: ``limit`` messages from ``offset``;
+    without ``offset``, the newest ``limit``. ``total`` counts the whole branch."""
+    start = offset
+    if start is None:
+        _nodes, total = await services.store.messages(conversation.id, offset=0, limit=1)
+        start = max(0, total - limit)
+    nodes, total = await services.store.messages(conversation.id, offset=start, limit=limit)
     items = [
         HistoryItem(role=n.message.role, content=n.message.content, timestamp=n.message.timestamp)
         for n in nodes
@@ -126,7 +140,7 @@ async def roles_owner(
     return await tutorial_caller(services, request, user_id)
 
 
-@router.get("/roles")
+@router.get("/roles", dependencies=[Depends(current_principal)])
 async def roles(owner: Annotated[str, Depends(roles_owner)], services: ServicesDep) -> RolesOut:
     """The personas, in the tutorial's shape: built in, published, and (with ``user_id``,
     or the single local user) the user's own; ``role=`` takes any of their ids."""

@@ -1,0 +1,53 @@
+"""A conversation's export, streamed: the same document as one JSON body, in constant memory.
+
+The JSON is written piece by piece in the order of :class:`~parlour.web.schemas.ExportOut`
+(``format, version, session, active_leaf, messages, items, total``), each piece
+encoded as ``JSONResponse`` encodes a whole body, so the bytes are the same.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from parlour.domain import SessionInfo
+from parlour.store import ConversationStore
+from parlour.store.export import tree_order, tree_pages
+from parlour.web.schemas import ExportOut, MessageOut, SessionOut
+
+
+def _dump(value: Any) -> bytes:
+    return json.dumps(
+        value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
+
+async def json_export(store: ConversationStore, info: SessionInfo) -> AsyncIterator[bytes]:
+    ids, leaf = await tree_order(store.redis, store.keys, info.id)
+    head = ExportOut(
+        session=SessionOut.of(info), active_leaf=leaf or None, messages=[], items=[], total=0
+    ).model_dump(include={"format", "version", "session", "active_leaf"})
+    yield _dump(head)[:-1] + b',"messages":['
+    first = True
+    async for page in tree_pages(store.redis, store.keys, info.id, ids):
+        for message in page:
+            yield (b"" if first else b",") + _dump(MessageOut.of(message).model_dump())
+            first = False
+    del ids
+    yield b'],"items":['
+    total = 0
+    async for nodes in store.walk(info.id):
+        for node in nodes:
+            piece = _dump(MessageOut.of(node.message).model_dump())
+            yield piece if total == 0 else b"," + piece
+            total += 1
+    yield b'],"total":' + _dump(total) + b"}"
+
+
+async def markdown_export(store: ConversationStore, info: SessionInfo) -> AsyncIterator[bytes]:
+    lines = [f"# {info.title or 'Conversation'}", ""]
+    yield "\n".join(lines).encode()
+    async for nodes in store.walk(info.id):
+        for node in nodes:
+            yield "\n".join(["", f"**{node.message.role}**", "", node.message.content, ""]).encode()

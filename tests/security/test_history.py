@@ -1,0 +1,95 @@
+"""Finding 11: tutorial history is paged, exports stream, and exports are rate-limited."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from redis import Redis
+
+from parlour.store import Keys
+from tests.accounts import PASSWORD_MODE, signed_up
+from tests.conftest import ServerFactory
+from tests.live import LiveServer, collect
+from tests.upstream import Reply, ScriptedUpstream
+
+MESSAGE_FIELDS = ("id", "role", "content", "timestamp", "persona", "status")
+
+
+def fill(redis: Redis, sid: str, count: int) -> None:
+    """Append ``count`` messages to a conversation the way the store writes them."""
+    keys = Keys("parlour")
+    path = redis.lrange(keys.path(sid), 0, -1)
+    parent = path[-1] if path else ""
+    with redis.pipeline() as pipe:
+        for i in range(count):
+            mid = f"{i + 1:032x}"
+            message = {"id": mid, "role": "user" if i % 2 == 0 else "assistant",
+                       "content": f"message {i}", "timestamp": 1_700_000_000.0 + i,
+                       "persona": "assistant", "status": "complete"}  # fmt: skip
+            pipe.hset(keys.messages(sid), mid, json.dumps(message))
+            pipe.hset(keys.tree(sid), f"u:{mid}", parent)
+            pipe.hset(keys.tree(sid), f"k:{parent}", json.dumps([mid]))
+            pipe.rpush(keys.path(sid), mid)
+            parent = mid
+        pipe.hset(keys.conversation(sid), mapping={"message_count": count, "active": parent})
+        pipe.execute()
+
+
+def test_finding_11_tutorial_history_is_paged_with_a_bounded_default(
+    client: httpx.Client, redis: Redis
+) -> None:
+    sid = client.post("/chat/start", params={"user_id": "u1"}).json()["session_id"]
+    fill(redis, sid, 450)
+    page = client.get("/chat/history", params={"user_id": "u1", "session_id": sid}).json()
+    assert page["total"] == 450
+    assert len(page["messages"]) == 200  # the newest 200, oldest first
+    assert page["messages"][-1]["content"] == "message 449"
+    assert page["messages"][0]["content"] == "message 250"
+    assert set(page["messages"][0]) == {"role", "content", "timestamp"}
+    first = client.get("/chat/history", params={"user_id": "u1", "session_id": sid,
+                                                "offset": 0, "limit": 3}).json()  # fmt: skip
+    assert [m["content"] for m in first["messages"]] == ["message 0", "message 1", "message 2"]
+    too_many = client.get("/chat/history", params={"user_id": "u1", "session_id": sid,
+                                                   "limit": 100_000})  # fmt: skip
+    assert too_many.status_code == 422
+
+
+def test_finding_11_exports_stream_the_same_document(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    sid = client.post("/api/v1/sessions", json={"title": "Ünïcode ✓"}).json()["id"]
+    for text in ("one", "two"):
+        upstream.enqueue(Reply([f"re {text}"]))
+        collect(client, "POST", f"/api/v1/sessions/{sid}/messages", json={"content": text})
+    upstream.enqueue(Reply(["again"]))
+    collect(client, "POST", f"/api/v1/sessions/{sid}/reply/regenerate", json={})
+    with client.stream("GET", f"/api/v1/sessions/{sid}/export") as response:
+        assert response.headers.get("transfer-encoding") == "chunked"  # not one buffered body
+        assert "content-length" not in response.headers
+        body = response.read()
+    document = json.loads(body)
+    assert list(document) == ["format", "version", "session", "active_leaf", "messages",
+                              "items", "total"]  # fmt: skip
+    assert document["format"] == "parlour.conversation"
+    assert document["version"] == 2
+    assert document["session"]["title"] == "Ünïcode ✓"
+    assert len(document["messages"]) == 5  # both versions of the last reply
+    assert [m["content"] for m in document["items"]] == ["one", "re one", "two", "again"]
+    assert document["total"] == 4
+    assert document["active_leaf"] == document["items"][-1]["id"]
+    page = client.get(f"/api/v1/sessions/{sid}/messages").json()["items"]
+    assert [m["id"] for m in page] == [m["id"] for m in document["items"]]
+    for message in document["messages"]:
+        assert all(field in message for field in MESSAGE_FIELDS)
+    markdown = client.get(f"/api/v1/sessions/{sid}/export", params={"format": "markdown"}).text
+    assert markdown.startswith("# Ünïcode ✓\n\n**user**\n\none\n")
+    assert markdown.endswith("**assistant**\n\nagain\n")
+
+
+def test_finding_11_exports_are_rate_limited(make_server: ServerFactory) -> None:
+    server: LiveServer = make_server(**PASSWORD_MODE, rate_exports="2/minute")
+    user = signed_up(server.url, "ada")
+    sid = user.post("/api/v1/sessions", json={}).json()["id"]
+    codes = [user.get(f"/api/v1/sessions/{sid}/export").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
