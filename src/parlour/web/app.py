@@ -6,11 +6,11 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from parlour import __version__
 from parlour.config import Settings
 from parlour.metrics import Metrics
+from parlour.web.assets import StaticAssets
 from parlour.web.errors import install_error_handlers
 from parlour.web.lifespan import lifespan
 from parlour.web.limits import BodySizeLimit
@@ -50,5 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Observe, metrics=metrics)
     for module in (auth, catalog, personas, sessions, replies, tutorial, health, docs):
         app.include_router(module.router)
-    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
+    page_facts = {
+        "auth-mode": settings.auth_mode,
+        "max-message-chars": str(settings.max_message_chars),
+    }
+    app.mount("/", StaticAssets(STATIC_DIR, meta=page_facts), name="static")
     return app
