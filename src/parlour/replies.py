@@ -52,6 +52,7 @@ from parlour.errors import (
     ProviderError,
     RateLimited,
     ReplyInProgress,
+    ReplyInterrupted,
 )
 from parlour.metrics import Metrics, Timer
 from parlour.providers.base import ChatProvider, CompletionRequest
@@ -110,6 +111,7 @@ class Reply:
     events: list[ReplyEvent] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
     stopped: bool = False
+    interrupted: bool = False  # cut by this process shutting down, not by a reader's stop
     generating: bool = False  # only then may a stop cancel the task
     releasing: bool = False  # its lock is being given up: the journal stops renewing it
     journaled: int = 0  # events written to the Redis Stream so far
@@ -302,7 +304,10 @@ class ReplyManager:
                 else:
                     finish = item
         except asyncio.CancelledError:
-            finish = Finish("stopped")
+            if reply.interrupted:
+                error = ReplyInterrupted()
+            else:
+                finish = Finish("stopped")
         except ProviderError as exc:
             error = exc
         except Exception:
@@ -312,7 +317,7 @@ class ReplyManager:
             reply.generating = False
             m.active.dec()
             m.deltas.inc(len(parts))
-            if error is not None:
+            if error is not None and not reply.interrupted:
                 m.upstream_errors.labels(error.code).inc()
         text = "".join(parts)
         if error is not None:
@@ -531,6 +536,7 @@ class ReplyManager:
             log.info("waiting up to %.0f s for %d running replies", grace, len(tasks))
             _done, pending = await asyncio.wait(tasks, timeout=grace)
             for reply in list(self._local.values()):
+                reply.interrupted = not reply.stopped
                 self._cancel(reply)
             if pending:
                 await asyncio.wait(pending, timeout=10)
