@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from parlour.web.assets import StaticAssets
+from tests.accounts import PASSWORD_MODE
 from tests.conftest import ServerFactory
 from tests.live import LiveServer
 
@@ -123,3 +124,16 @@ def test_the_version_follows_the_files(tmp_path: Path) -> None:
     assert f'<link rel="modulepreload" href="/static/{first.version}/js/b.js">' in html
     (tmp_path / "js" / "b.js").write_text("export const b = 2;\n")
     assert StaticAssets(tmp_path).version != first.version
+
+
+def test_the_first_api_questions_leave_with_the_html(make_server: ServerFactory) -> None:
+    open_server = make_server()
+    html = httpx.get(open_server.url + "/").text
+    preloaded = re.findall(
+        r'<link rel="preload" as="fetch" crossorigin="anonymous" href="([^"]+)"', html
+    )
+    assert "/api/v1/personas" in preloaded
+    assert "/api/v1/sessions?offset=0&amp;limit=50" in preloaded
+    # With accounts, a signed-out visitor would only get refusals: nothing is preloaded.
+    accounts = make_server(**PASSWORD_MODE)
+    assert 'as="fetch"' not in httpx.get(accounts.url + "/").text

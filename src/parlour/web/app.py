@@ -28,6 +28,13 @@ from parlour.web.routes import (
 from parlour.web.security import SameOriginWrites, SecurityHeaders, install_cors
 
 STATIC_DIR = Path(str(files("parlour.web") / "static"))
+# What the page asks for as it starts (js/app.js), exactly as it asks.
+FIRST_FETCHES = (
+    "/api/v1/auth/me",
+    "/api/v1/personas",
+    "/api/v1/models",
+    "/api/v1/sessions?offset=0&limit=50",
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -54,5 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "auth-mode": settings.auth_mode,
         "max-message-chars": str(settings.max_message_chars),
     }
-    app.mount("/", StaticAssets(STATIC_DIR, meta=page_facts), name="static")
+    # Without accounts the page's first questions can leave with the HTML.
+    first_fetches = FIRST_FETCHES if settings.auth_mode == "none" else ()
+    app.mount("/", StaticAssets(STATIC_DIR, page_facts, first_fetches), name="static")
     return app

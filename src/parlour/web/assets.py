@@ -73,9 +73,13 @@ def _etag(body: bytes) -> str:
 class StaticAssets:
     """An ASGI app serving ``root``'s files (mounted at ``/``)."""
 
-    def __init__(self, root: Path, meta: dict[str, str] | None = None) -> None:
-        """``meta``: facts for the page, written into index.html as ``<meta name="parlour:…">``."""
+    def __init__(
+        self, root: Path, meta: dict[str, str] | None = None, fetches: tuple[str, ...] = ()
+    ) -> None:
+        """``meta``: facts for the page, written into index.html as ``<meta name="parlour:…">``;
+        ``fetches``: API URLs the page asks for at once, preloaded so they start with the HTML."""
         self.meta = meta or {}
+        self.fetches = fetches
         self.files: dict[str, Asset] = {}
         digest = hashlib.sha256()
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
@@ -136,6 +140,10 @@ class StaticAssets:
             preload = "".join(
                 f'  <link rel="modulepreload" href="{self.base}{rel}">\n'
                 for rel in self.modules(entry.group(1))[1:]
+            )
+            preload += "".join(
+                f'  <link rel="preload" as="fetch" crossorigin="anonymous" href="{url}">\n'
+                for url in map(markup.escape, self.fetches)
             )
             html = html.replace("</head>", preload + "</head>", 1)
         return html
