@@ -7,7 +7,7 @@ import { t } from "./i18n.js";
 import { MessageList, MessageView } from "./messages.js";
 import { loadImage } from "./markdown.js";
 import { describeRefusal, refuseTooLong } from "./limits.js";
-import { setExpanded } from "./msgextras.js";
+import { sendCreating, setExpanded } from "./msgextras.js";
 import { announce, copyText, hideBanner, showBanner, toast } from "./notify.js";
 import { ReplyStream } from "./reply.js";
 
@@ -211,32 +211,7 @@ export class Conversation {
     if (this.busy) return false;
     hideBanner("error");
     if (refuseTooLong(text)) return false;
-    // A new chat is created first but shown only once its first message is taken:
-    // a refused one (too long, over quota) leaves no empty conversation behind.
-    let created = null;
-    try {
-      if (!this.session) created = this.session = await api.createSession({ persona: this.hooks.personaForNew() });
-    } catch (err) {
-      showBanner(describeError(err));
-      return false;
-    }
-    const token = this.token;
-    const user = new MessageView("user", { text });
-    const sent = await this.begin((stream) => stream.send(text), { user });
-    if (created && token === this.token) {
-      if (sent) this.hooks.onSession(this.session, { activity: true, firstMessage: text });
-      else {
-        this.session = null;
-        api.deleteSession(created.id).catch(() => {}); // a retry creates another
-      }
-    }
-    return sent;
-  }
-
-  /** Ask the model to go on from a reply that ended early (sent as a message of its own). */
-  async continueReply() {
-    if (this.busy || !this.messages.views.at(-1)?.cutOff) return;
-    await this.send(t("continuePrompt"));
+    return sendCreating(this, text, new MessageView("user", { text }));
   }
 
   /**
@@ -365,7 +340,7 @@ export class Conversation {
     else if (action === "regenerate" && view) this.regenerate(view);
     else if ((action === "prev-version" || action === "next-version") && view) this.switchVersion(view, action);
     else if (action === "delete-version" && view) this.deleteVersion(view);
-    else if (action === "continue") this.continueReply();
+    else if (action === "continue" && view?.cutOff && !this.busy) this.send(t("continuePrompt"));
     else if (action === "expand" && view) setExpanded(view, !view.expanded);
     else if (action === "load-image") loadImage(button);
   }

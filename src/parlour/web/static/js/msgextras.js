@@ -1,6 +1,10 @@
-// Small parts of a message's look: long user messages folded behind "Show more",
-// and the note under a reply that the server's restart interrupted.
+// Small parts of a message's life: long user messages folded behind "Show more",
+// the note under a reply that the server's restart interrupted, and a new chat's
+// first message.
+import { api } from "./api.js";
+import { describeError } from "./errors.js";
 import { t } from "./i18n.js";
+import { showBanner } from "./notify.js";
 
 const LONG_CHARS = 1200;
 const LONG_LINES = 14;
@@ -38,4 +42,32 @@ export function describeOutcome(status, error) {
   note.className = "msg-partial msg-interrupted";
   note.textContent = t("interrupted");
   return note;
+}
+
+/**
+ * Send `user` (a new MessageView) in `conversation`, creating its session first if
+ * it has none. The new session is shown only once its first message is taken: a
+ * refused one (too long, over quota) leaves no empty conversation behind.
+ */
+export async function sendCreating(conversation, text, user) {
+  let created = null;
+  try {
+    if (!conversation.session) {
+      created = await api.createSession({ persona: conversation.hooks.personaForNew() });
+      conversation.session = created;
+    }
+  } catch (err) {
+    showBanner(describeError(err));
+    return false;
+  }
+  const token = conversation.token;
+  const sent = await conversation.begin((stream) => stream.send(text), { user });
+  if (created && token === conversation.token) {
+    if (sent) conversation.hooks.onSession(conversation.session, { activity: true, firstMessage: text });
+    else {
+      conversation.session = null;
+      api.deleteSession(created.id).catch(() => {}); // a retry creates another
+    }
+  }
+  return sent;
 }
