@@ -217,6 +217,8 @@ def test_screenshots(
     )
     page = watch(ctx.new_page(), page_log)
     open_app(page, server.url)
+    if phone:  # the pickers are folded into one control in the phone header
+        page.get_by_role("button", name="角色与模型").click()
     page.select_option("#persona-select", "programmer")
     upstream.enqueue(
         Reply(deltas=["你好！我是你的编程专家。有什么想写的代码，尽管告诉我。"]),

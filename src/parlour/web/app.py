@@ -6,12 +6,12 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from parlour import __version__
 from parlour.config import Settings
 from parlour.metrics import Metrics
 from parlour.web.connections import set_header_timeout
+from parlour.web.assets import StaticAssets
 from parlour.web.errors import install_error_handlers
 from parlour.web.lifespan import lifespan
 from parlour.web.limits import BodySizeLimit
@@ -36,6 +36,13 @@ from parlour.web.security import (
 )
 
 STATIC_DIR = Path(str(files("parlour.web") / "static"))
+# What the page asks for as it starts (js/app.js), exactly as it asks.
+FIRST_FETCHES = (
+    "/api/v1/auth/me",
+    "/api/v1/personas",
+    "/api/v1/models",
+    "/api/v1/sessions?offset=0&limit=50",
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,5 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Observe, metrics=metrics)
     for module in (auth, catalog, personas, sessions, replies, search, tutorial, health, docs):
         app.include_router(module.router)
-    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
+    page_facts = {
+        "auth-mode": settings.auth_mode,
+        "max-message-chars": str(settings.max_message_chars),
+    }
+    # Without accounts the page's first questions can leave with the HTML.
+    first_fetches = FIRST_FETCHES if settings.auth_mode == "none" else ()
+    app.mount("/", StaticAssets(STATIC_DIR, page_facts, first_fetches), name="static")
     return app

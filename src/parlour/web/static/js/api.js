@@ -43,6 +43,16 @@ function csrfToken() {
 }
 
 let onSignedOut = null;
+const reachability = new Set();
+
+/** Call `fn(true)` whenever a request reaches the server, `fn(false)` when one cannot. */
+export function onReachable(fn) {
+  reachability.add(fn);
+}
+
+function reached(yes) {
+  for (const fn of reachability) fn(yes);
+}
 
 /** Call `fn` when a request answers 401 (the sign-in ended): the page shows the sign-in screen. */
 export function whenSignedOut(fn) {
@@ -63,8 +73,10 @@ export async function request(path, { method = "GET", body, headers = {}, signal
     response = await fetch(BASE + path, init);
   } catch (err) {
     if (isAbort(err)) throw err;
+    reached(false);
     throw new ApiError(0, "offline", "network error");
   }
+  reached(true);
   if (!response.ok) {
     const err = await errorFrom(response);
     if (err.status === 401 && !path.startsWith("/auth/")) onSignedOut?.(err);

@@ -1,24 +1,32 @@
 // The page: wires the sidebar, the conversation, the composer and the settings together.
 import { api, whenSignedOut } from "./api.js";
 import { Auth } from "./auth.js";
+import { Catalog } from "./catalog.js";
 import { Composer } from "./composer.js";
+import { setupConnection } from "./connection.js";
 import { Conversation } from "./conversation.js";
 import { confirmAction } from "./dialog.js";
 import { describeError } from "./errors.js";
-import { lang, onLangChange, t, translate } from "./i18n.js";
+import { onLangChange, t, translate } from "./i18n.js";
 import { personaIcon } from "./icons.js";
 import { hideBanner, showBanner, toast } from "./notify.js";
 import { setupPrefs } from "./prefs.js";
 import { AutoScroll } from "./scroll.js";
 import { SearchBox, SearchPalette, revealMessage } from "./search.js";
-import { Sidebar, titleOf } from "./sidebar.js";
+import { fillHelp, setupShortcuts } from "./shortcuts.js";
+import { Sidebar, setPreview, titleOf } from "./sidebar.js";
+import { closeSidebar, setupLayout, togglePickers } from "./layout.js";
 import { idFromUrl, remember, savedId } from "./where.js";
 
 const $ = (id) => document.getElementById(id);
-const personas = new Map();
-let defaultPersona = "assistant";
+const catalog = new Catalog({
+  personaSelect: $("persona-select"),
+  modelSelect: $("model-select"),
+  modelWrap: $("model-wrap"),
+});
+const personas = catalog.personas;
+const defaultPersona = () => catalog.defaultPersona;
 let draftPersona = null;
-let catalogLoaded = false;
 
 // --- pieces -------------------------------------------------------------------
 
@@ -35,14 +43,24 @@ const sidebar = new Sidebar(
 const conversation = new Conversation(
   { list: $("messages"), scroll, personas, earlier: $("load-earlier") },
   {
-    onSession: (session, { activity = false } = {}) => showSession(session, activity),
-    onBusy: (busy) => composer.setBusy(busy),
-    onEmpty: (empty) => { $("empty-state").hidden = !empty; },
-    personaForNew: () => $("persona-select").value || defaultPersona,
+    onSession: (session, { activity = false, firstMessage = null } = {}) => {
+      if (session && firstMessage) setPreview(session.id, firstMessage);
+      showSession(session, activity);
+    },
+    onBusy: (busy) => {
+      composer.setBusy(busy);
+      sidebar.setGenerating(conversation?.session?.id, busy);
+    },
+    onEmpty: (empty) => {
+      $("empty-state").hidden = !empty;
+      $("clear-history").hidden = empty;
+    },
+    onLeftRunning: (id) => watchRunning(id),
+    personaForNew: () => $("persona-select").value || defaultPersona(),
   },
 );
 const composer = new Composer(
-  { form: $("composer"), input: $("input"), send: $("send"), stop: $("stop") },
+  { form: $("composer"), input: $("input"), send: $("send"), stop: $("stop"), counter: $("char-count") },
   {
     onSend: async (text) => {
       composer.value = "";
@@ -89,7 +107,7 @@ function showSession(session, activity) {
   if (location.hash !== hash) history.pushState(null, "", hash || location.pathname + location.search);
   $("chat-title").textContent = session ? titleOf(session) : t("newChat");
   document.title = session ? `${titleOf(session)} · Parlour` : "Parlour";
-  $("persona-select").value = session?.persona ?? draftPersona ?? defaultPersona;
+  $("persona-select").value = session?.persona ?? draftPersona ?? defaultPersona();
   if (session && !$("model-wrap").hidden) $("model-select").value = session.model;
   showWelcome();
 }
@@ -162,10 +180,26 @@ async function clearHistory() {
   }
 }
 
-async function loadSessions(more = false) {
+/** A conversation left while its reply runs stays marked in the list until the reply ends. */
+async function watchRunning(id) {
+  if (!id) return;
+  sidebar.setGenerating(id, true);
+  for (let i = 0; i < 150 && sidebar.generating.has(id); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    if (conversation.session?.id === id) return; // opened again: the page follows it
+    try {
+      if (!(await api.getSession(id)).reply_id) break;
+    } catch {
+      break;
+    }
+  }
+  if (conversation.session?.id !== id) sidebar.setGenerating(id, false);
+}
+
+async function loadSessions(more = false, prefetched = null) {
   try {
     const offset = more ? sidebar.sessions.length : 0;
-    const page = await api.listSessions(offset, 50);
+    const page = await (prefetched ?? api.listSessions(offset, 50));
     sidebar.setSessions(more ? [...sidebar.sessions, ...page.items] : page.items, page.total);
   } catch (err) {
     showBanner(describeError(err));
@@ -173,22 +207,6 @@ async function loadSessions(more = false) {
 }
 
 // --- personas and models ------------------------------------------------------
-
-function fillPersonas() {
-  const select = $("persona-select");
-  const value = select.value;
-  select.replaceChildren(
-    ...[...personas.values()].map((p) => {
-      p.label = lang() === "zh" ? p.name_zh : p.name_en;
-      p.desc = lang() === "zh" ? p.description_zh : p.description;
-      const option = document.createElement("option");
-      option.value = p.id;
-      option.textContent = p.label;
-      return option;
-    }),
-  );
-  select.value = value || conversation.session?.persona || defaultPersona;
-}
 
 async function changePersona() {
   const select = $("persona-select");
@@ -215,54 +233,22 @@ async function changeModel() {
   }
 }
 
-async function loadCatalog() {
-  const [personaList, modelList] = await Promise.all([api.personas(), api.models()]);
-  defaultPersona = personaList.default;
-  for (const p of personaList.personas) personas.set(p.id, { ...p });
-  fillPersonas();
-  if (!modelList.default) showBanner(t("errModelNotConfigured"), "model");
-  if (modelList.models.length > 1) {
-    $("model-select").replaceChildren(
-      ...modelList.models.map((m) => {
-        const option = document.createElement("option");
-        option.value = m.id;
-        option.textContent = m.id;
-        return option;
-      }),
-    );
-    $("model-select").value = modelList.default;
-    $("model-wrap").hidden = false;
-  }
-}
-
-// --- layout -------------------------------------------------------------------
-
-function openSidebar() {
-  $("app").classList.add("sidebar-open");
-  $("backdrop").hidden = false;
-  $("open-sidebar").setAttribute("aria-expanded", "true");
-  $("new-chat").focus();
-}
-
-function closeSidebar() {
-  if (!$("app").classList.contains("sidebar-open")) return;
-  $("app").classList.remove("sidebar-open");
-  $("backdrop").hidden = true;
-  $("open-sidebar").setAttribute("aria-expanded", "false");
-  $("open-sidebar").focus();
-}
-
 $("messages").addEventListener("click", (event) => conversation.onClick(event));
 $("new-chat").addEventListener("click", newChat);
 $("clear-history").addEventListener("click", clearHistory);
 $("persona-select").addEventListener("change", changePersona);
 $("model-select").addEventListener("change", changeModel);
-$("open-sidebar").addEventListener("click", openSidebar);
-$("close-sidebar").addEventListener("click", closeSidebar);
-$("backdrop").addEventListener("click", closeSidebar);
+setupLayout();
 $("banner-close").addEventListener("click", () => hideBanner());
-document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape") closeSidebar();
+setupShortcuts({
+  newChat: () => newChat(),
+  focusInput: () => composer.focus(),
+  help: () => $("help-dialog").showModal(),
+  stop: () => {
+    if (togglePickers(false) || closeSidebar()) return true;
+    if (!conversation.busy) return false;
+    conversation.stop();
+  },
 });
 window.addEventListener("hashchange", () => {
   if (document.body.dataset.view !== "chat") return;
@@ -270,10 +256,10 @@ window.addEventListener("hashchange", () => {
   if (id) openSession(id);
   else if (conversation.session) newChat();
 });
-window.addEventListener("offline", () => showBanner(t("errOffline"), "offline"));
-window.addEventListener("online", () => hideBanner("offline"));
+setupConnection();
 onLangChange(() => {
-  fillPersonas();
+  catalog.fill(conversation.session?.persona);
+  fillHelp($("shortcut-list"));
   sidebar.render();
   conversation.messages.relabel();
   showSession(conversation.session, false);
@@ -300,19 +286,32 @@ function leaveChat() {
   if (location.hash) history.replaceState(null, "", location.pathname + location.search);
 }
 
-async function enterChat() {
+/**
+ * The lists the chat needs, asked for while the sign-in check is still out (one
+ * round trip instead of three on a slow link) when the page can tell the reader is
+ * signed in: no accounts on this server, or a sign-in cookie is there.
+ */
+function prefetch() {
+  const accounts = document.querySelector('meta[name="parlour:auth-mode"]')?.content !== "none";
+  if (accounts && !/(?:^|;\s*)parlour_csrf=/.test(document.cookie)) return null;
+  const quiet = (promise) => (promise.catch(() => {}), promise);
+  return { catalog: quiet(Catalog.fetch()), sessions: quiet(api.listSessions(0, 50)) };
+}
+
+async function enterChat(early = null) {
   document.body.dataset.view = "chat";
   hideBanner();
-  if (!catalogLoaded) {
+  if (!catalog.loaded) {
     try {
-      await loadCatalog();
-      catalogLoaded = true;
+      const { configured } = await catalog.load(early?.catalog);
+      if (!configured) showBanner(t("errModelNotConfigured"), "model");
     } catch (err) {
       showBanner(describeError(err));
     }
   }
   const id = idFromUrl() ?? savedId();
-  await Promise.all([loadSessions(), id ? openSession(id) : Promise.resolve(conversation.newChat())]);
+  const open = id ? openSession(id) : Promise.resolve(conversation.newChat());
+  await Promise.all([loadSessions(false, early?.sessions), open]);
   if (!navigator.onLine) showBanner(t("errOffline"), "offline");
   document.body.dataset.ready = "true";
   composer.focus();
@@ -320,7 +319,9 @@ async function enterChat() {
 
 async function start() {
   translate();
+  fillHelp($("shortcut-list"));
   setupPrefs($("theme-toggle"), $("lang-toggle"));
+  const early = prefetch();
   let user = null;
   try {
     user = await auth.check();
@@ -328,7 +329,7 @@ async function start() {
     user = {}; // the server could not say: show the chat with the problem
     showBanner(describeError(err));
   }
-  if (user) await enterChat();
+  if (user) await enterChat(early);
   else document.body.dataset.ready = "true";
 }
 

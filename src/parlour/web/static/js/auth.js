@@ -62,7 +62,7 @@ export class Auth {
     $("tab-signup").setAttribute("aria-selected", String(signup));
     $("tab-signin").tabIndex = signup ? -1 : 0;
     $("tab-signup").tabIndex = signup ? 0 : -1;
-    $("auth-form").setAttribute("aria-labelledby", signup ? "tab-signup" : "tab-signin");
+    $("auth-panel").setAttribute("aria-labelledby", signup ? "tab-signup" : "tab-signin");
     $("invite-field").hidden = !signup;
     $("auth-password").autocomplete = signup ? "new-password" : "current-password";
     $("auth-title").dataset.i18n = signup ? "authSignUpTitle" : "authSignInTitle";

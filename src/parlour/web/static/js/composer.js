@@ -1,10 +1,15 @@
 // The message box: grows with its text; Enter sends, Shift+Enter adds a line,
 // and Enter that confirms an IME composition (Chinese, Japanese...) never sends.
 
+import { t } from "./i18n.js";
+import { charCount, maxMessageChars } from "./limits.js";
+
 const MAX_HEIGHT_PX = 240;
+const COUNT_FROM = 0.8; // the counter shows from this share of the limit on
 
 export class Composer {
-  constructor({ form, input, send, stop }, { onSend, onStop }) {
+  constructor({ form, input, send, stop, counter }, { onSend, onStop }) {
+    this.counter = counter;
     this.form = form;
     this.input = input;
     this.sendButton = send;
@@ -15,6 +20,7 @@ export class Composer {
     input.addEventListener("compositionstart", () => { this.composing = true; });
     input.addEventListener("compositionend", () => { this.composing = false; });
     input.addEventListener("input", () => this.resize());
+    input.addEventListener("input", () => this.count());
     input.addEventListener("keydown", (event) => {
       if (event.key !== "Enter" || event.shiftKey || event.altKey) return;
       if (event.isComposing || event.keyCode === 229 || this.composing) return;
@@ -43,6 +49,22 @@ export class Composer {
   set value(text) {
     this.input.value = text;
     this.resize();
+    this.count();
+  }
+
+  /** Near the server's limit, say how many characters there are (and mark going over). */
+  count() {
+    if (!this.counter || !maxMessageChars) return;
+    const text = this.input.value;
+    const near = text.length >= maxMessageChars * COUNT_FROM;
+    const length = near ? charCount(text) : 0;
+    this.counter.hidden = !near || length < maxMessageChars * COUNT_FROM;
+    if (this.counter.hidden) return;
+    this.counter.textContent = t("charCount", {
+      length: length.toLocaleString(),
+      max: maxMessageChars.toLocaleString(),
+    });
+    this.counter.classList.toggle("over", length > maxMessageChars);
   }
 
   resize() {

@@ -6,6 +6,8 @@ import { confirmAction } from "./dialog.js";
 import { t } from "./i18n.js";
 import { MessageList, MessageView } from "./messages.js";
 import { loadImage } from "./markdown.js";
+import { describeRefusal, refuseTooLong } from "./limits.js";
+import { sendCreating, setExpanded } from "./msgextras.js";
 import { announce, copyText, hideBanner, showBanner, toast } from "./notify.js";
 import { ReplyStream } from "./reply.js";
 
@@ -44,6 +46,7 @@ export class Conversation {
 
   /** Leave the current conversation (its reply keeps running on the server). */
   leave() {
+    if (this.busy) this.hooks.onLeftRunning?.(this.session?.id);
     this.token++;
     this.stream?.detach();
     this.stream = null;
@@ -142,6 +145,7 @@ export class Conversation {
       onStart: (data) => {
         if (user && data.user_message_id) user.id = data.user_message_id;
         view.persona = data.persona ?? view.persona;
+        view.model = data.model ?? view.model;
         view.label(this.messages.personas);
         if (!view.li.isConnected) this.show(view);
       },
@@ -178,6 +182,7 @@ export class Conversation {
     }
     view.id = result.messageId ?? null;
     view.siblings = view.id ? [view.id] : null;
+    view.finishReason = result.finishReason ?? null;
     view.setOutcome(result.status, result.error ?? null);
     if (!view.text && result.status === "complete") this.messages.remove(view);
     this.setBusy(false);
@@ -205,17 +210,8 @@ export class Conversation {
   async send(text) {
     if (this.busy) return false;
     hideBanner("error");
-    try {
-      if (!this.session) {
-        this.session = await api.createSession({ persona: this.hooks.personaForNew() });
-        this.hooks.onSession(this.session, { activity: true });
-      }
-    } catch (err) {
-      showBanner(describeError(err));
-      return false;
-    }
-    const user = new MessageView("user", { text });
-    return this.begin((stream) => stream.send(text), { user });
+    if (refuseTooLong(text)) return false;
+    return sendCreating(this, text, new MessageView("user", { text }));
   }
 
   /**
@@ -241,7 +237,7 @@ export class Conversation {
       this.stream = null;
       this.setBusy(false);
       this.changed();
-      showBanner(describeError(err));
+      showBanner(describeRefusal(err, user?.text ?? ""));
       if (err instanceof ApiError && err.code === "reply_in_progress") await this.attachRunning(token);
       return false;
     }
@@ -339,12 +335,13 @@ export class Conversation {
     if (action === "copy" && view) toast((await copyText(view.text)) ? t("copied") : t("copyFailed"));
     else if (action === "copy-code") {
       const code = button.closest(".code-block")?.querySelector("code")?.textContent ?? "";
-      const ok = await copyText(code);
-      toast(ok ? t("copied") : t("copyFailed"));
+      toast((await copyText(code)) ? t("copied") : t("copyFailed"));
     } else if (action === "edit" && view) this.edit(view);
     else if (action === "regenerate" && view) this.regenerate(view);
     else if ((action === "prev-version" || action === "next-version") && view) this.switchVersion(view, action);
     else if (action === "delete-version" && view) this.deleteVersion(view);
+    else if (action === "continue" && view?.cutOff && !this.busy) this.send(t("continuePrompt"));
+    else if (action === "expand" && view) setExpanded(view, !view.expanded);
     else if (action === "load-image") loadImage(button);
   }
 }

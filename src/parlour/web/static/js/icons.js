@@ -13,6 +13,7 @@ const PATHS = {
   "prev-version": ["M15 6l-6 6 6 6"],
   "next-version": ["M9 6l6 6-6 6"],
   "delete-version": ["M4 7h16", "M9 7V4h6v3", "M6 7l1 13h10l1-13", "M10 11v5M14 11v5"],
+  continue: ["M5 5l7 7-7 7", "M13 5l7 7-7 7"],
   assistant: ["M4 5h16v11H9l-5 4z", "M8 10h.01M12 10h.01M16 10h.01"],
   teacher: ["M2 9l10-5 10 5-10 5z", "M6 11v5c3 2 9 2 12 0v-5", "M22 9v6"],
   programmer: ["M8 7l-5 5 5 5", "M16 7l5 5-5 5", "M13.5 5l-3 14"],

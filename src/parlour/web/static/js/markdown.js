@@ -59,7 +59,12 @@ DOMPurify.addHook("afterSanitizeAttributes", (node) => {
     if (src) node.setAttribute("data-src", src);
   } else if (node.nodeName === "INPUT") {
     if (node.getAttribute("type") !== "checkbox") node.remove();
-    else node.setAttribute("disabled", "");
+    else {
+      node.setAttribute("disabled", "");
+      // A task's checkbox is named by its task (screen readers say "checked" themselves).
+      const task = (node.closest("li")?.textContent ?? "").trim().slice(0, 200);
+      node.setAttribute("aria-label", task || t("task"));
+    }
   }
 });
 
@@ -145,12 +150,14 @@ function decorateCode(fragment) {
     copy.textContent = t("copy");
     copy.setAttribute("aria-label", t("copyCode"));
     head.append(label, copy);
+    pre.tabIndex = 0; // code that scrolls sideways can be scrolled with the keyboard
     pre.replaceWith(wrap);
     wrap.append(head, pre);
   }
   for (const table of fragment.querySelectorAll("table")) {
     const scroll = document.createElement("div");
     scroll.className = "table-scroll";
+    scroll.tabIndex = 0;
     table.replaceWith(scroll);
     scroll.append(table);
   }

@@ -6,6 +6,7 @@ import { versionSwitcher } from "./branches.js";
 import { icon, personaIcon } from "./icons.js";
 import { renderMarkdown } from "./markdown.js";
 import { StreamRender } from "./stream-render.js";
+import { collapseLong, describeOutcome } from "./msgextras.js";
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -26,10 +27,11 @@ function actionButton(action, label) {
 
 /** One message on screen; `text` is its raw content (what Copy copies). */
 export class MessageView {
-  constructor(role, { text = "", persona = null, status = "complete", id = null, siblings = null } = {}) {
+  constructor(role, { text = "", persona = null, model = null, status = "complete", id = null, siblings = null } = {}) {
     this.role = role;
     this.text = text;
     this.persona = persona;
+    this.model = model;
     this.status = status;
     this.id = id;
     this.siblings = siblings; // ids of every version of this message (its parent's children)
@@ -38,7 +40,8 @@ export class MessageView {
     this.li.view = this;
     if (id) this.li.dataset.id = id;
     const main = el("div", "msg-main");
-    this.author = el("h3", "sr-only");
+    // Who wrote it: a heading (read out, and listed by screen readers); shown for replies.
+    this.author = el("h2", role === "user" ? "sr-only" : "msg-byline");
     this.bubble = el("div", "bubble");
     this.content = el("div", role === "user" ? "content plain" : "content md");
     this.bubble.append(this.content);
@@ -55,10 +58,19 @@ export class MessageView {
     this.render();
   }
 
+  /** A reply that ended early (stopped, cut off at the length limit, interrupted): it can go on. */
+  get cutOff() {
+    if (!this.text || this.role !== "assistant") return false;
+    return this.status === "partial" || this.finishReason === "length" || this.error?.code === "reply_interrupted";
+  }
+
   label(personas) {
     const p = personas.get(this.persona);
     if (this.role === "user") this.author.textContent = t("you");
-    else this.author.textContent = p ? p.label : "AI";
+    else {
+      const name = p ? p.label : "AI";
+      this.author.textContent = this.model ? t("byline", { persona: name, model: this.model }) : name;
+    }
     if (this.avatar) this.avatar.replaceChildren(personaIcon(p));
   }
 
@@ -76,7 +88,10 @@ export class MessageView {
 
   /** Show the text. While a reply streams, only its growing end is rendered again. */
   render() {
-    if (this.role === "user") this.content.textContent = this.text;
+    if (this.role === "user") {
+      this.content.textContent = this.text;
+      collapseLong(this);
+    }
     else if (this.streaming) (this.renderer ??= new StreamRender(this.content)).update(this.text);
     else if (this.renderer) {
       this.renderer.finish(this.text);
@@ -133,7 +148,11 @@ export class MessageView {
     this.li.dataset.status = status;
     this.note.replaceChildren();
     this.note.hidden = true;
-    if (status === "error" || error) {
+    const outcome = describeOutcome(status, error);
+    if (outcome) {
+      this.note.append(outcome);
+      this.note.hidden = false;
+    } else if (status === "error" || error) {
       const alert = el("p", "msg-error", describeError(error ?? { code: "internal_error" }));
       alert.setAttribute("role", "alert");
       this.note.append(alert);
@@ -148,7 +167,7 @@ export class MessageView {
    * Action buttons: copy; edit (a user message) or regenerate (a reply), which make a
    * new version beside this one; and, with several versions, `< n/m >` and delete.
    */
-  setActions({ canEdit = false, canRegenerate = false, busy = false } = {}) {
+  setActions({ canEdit = false, canRegenerate = false, canContinue = false, busy = false } = {}) {
     const buttons = [];
     const switcher = versionSwitcher(this.id, this.siblings, { busy });
     if (switcher) buttons.push(switcher);
@@ -156,6 +175,7 @@ export class MessageView {
     if (canEdit) buttons.push(actionButton("edit", t("edit")));
     if (canRegenerate) buttons.push(actionButton("regenerate", t("regenerate")));
     if (switcher && !busy) buttons.push(actionButton("delete-version", t("deleteVersion")));
+    if (canContinue) buttons.push(actionButton("continue", t("continueReply")));
     this.actions.replaceChildren(...buttons);
   }
 
@@ -218,7 +238,8 @@ export class MessageList {
 
   fromStored(m) {
     const view = new MessageView(m.role, {
-      text: m.content, persona: m.persona, status: m.status, id: m.id, siblings: m.siblings,
+      text: m.content, persona: m.persona, model: m.model ?? null, status: m.status, id: m.id,
+      siblings: m.siblings,
     });
     view.label(this.personas);
     if (m.role === "assistant") view.setOutcome(m.status, m.error ? { code: m.error } : null);
@@ -278,6 +299,7 @@ export class MessageList {
         canEdit: !busy && stored && view.role === "user",
         canRegenerate: !busy && stored && view.role === "assistant",
         busy,
+        canContinue: !busy && view === this.views.at(-1) && view.role === "assistant" && view.cutOff,
       });
     }
   }

@@ -1,16 +1,23 @@
 // Ways to tell the reader something: a banner (problems), a toast (small
 // confirmations), and an aria-live region (for screen readers only).
 
+import { t } from "./i18n.js";
+
 const $ = (id) => document.getElementById(id);
 let toastTimer = 0;
 let bannerKind = null;
 
 /** Show a problem above the conversation. `kind` lets a later call clear only its own banner. */
 export function showBanner(text, kind = "error") {
+  if (text === t("errOffline")) kind = "offline"; // it clears itself when the connection returns
   $("banner-text").textContent = text;
   $("banner").dataset.kind = kind;
   $("banner").hidden = false;
   bannerKind = kind;
+}
+
+export function bannerKindNow() {
+  return bannerKind;
 }
 
 export function hideBanner(kind = null) {

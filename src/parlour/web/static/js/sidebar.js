@@ -13,7 +13,17 @@ function iconButton(action, label) {
   return button;
 }
 
-export const titleOf = (session) => session?.title?.trim() || t("untitled");
+// Until a conversation has a title, it goes by its first words (kept here, per page).
+const previews = new Map();
+
+/** Remember the first message of a conversation that has no title yet. */
+export function setPreview(id, text) {
+  const words = text.replace(/[#*_`>~[\]]+/g, " ").replace(/\s+/g, " ").trim();
+  if (words) previews.set(id, words.length > 60 ? `${words.slice(0, 59)}…` : words);
+}
+
+export const titleOf = (session) =>
+  session?.title?.trim() || (session && previews.get(session.id)) || t("untitled");
 
 export class Sidebar {
   constructor({ list, empty, more }, { onSelect, onRename, onDelete, onMore }) {
@@ -23,6 +33,7 @@ export class Sidebar {
     this.sessions = [];
     this.total = 0;
     this.activeId = null;
+    this.generating = new Set();
     this.handlers = { onSelect, onRename, onDelete };
     more.addEventListener("click", () => onMore());
     list.addEventListener("click", (event) => {
@@ -64,6 +75,14 @@ export class Sidebar {
     this.render();
   }
 
+  /** Mark a conversation whose reply is being written (shown with a pulsing dot). */
+  setGenerating(id, on) {
+    if (!id || this.generating.has(id) === on) return;
+    if (on) this.generating.add(id);
+    else this.generating.delete(id);
+    this.render();
+  }
+
   setActive(id) {
     this.activeId = id;
     for (const li of this.list.children) {
@@ -86,6 +105,17 @@ export class Sidebar {
       open.dataset.action = "open";
       open.textContent = titleOf(session);
       open.title = titleOf(session);
+      if (this.generating.has(session.id)) {
+        const dot = document.createElement("span");
+        dot.className = "generating";
+        dot.title = t("generating");
+        const label = document.createElement("span");
+        label.className = "sr-only";
+        label.textContent = ` (${t("generating")})`;
+        open.prepend(dot);
+        open.append(label);
+        li.classList.add("is-generating");
+      }
       const tools = document.createElement("div");
       tools.className = "session-tools";
       tools.append(

@@ -1,0 +1,68 @@
+// Personas and models: the pickers in the header, and their names for everything
+// else on the page (each reply says which persona and model wrote it).
+import { api } from "./api.js";
+import { lang } from "./i18n.js";
+
+export class Catalog {
+  constructor({ personaSelect, modelSelect, modelWrap }) {
+    this.personaSelect = personaSelect;
+    this.modelSelect = modelSelect;
+    this.modelWrap = modelWrap;
+    this.personas = new Map(); // shared with the message list (labels, avatars)
+    this.models = new Map();
+    this.defaultPersona = "assistant";
+    this.defaultModel = null;
+    this.loaded = false;
+  }
+
+  /** Both lists, from `prefetched` (requests already under way) or asked for now. */
+  async load(prefetched = null) {
+    const [personaList, modelList] = await (prefetched ?? Catalog.fetch());
+    this.defaultPersona = personaList.default;
+    for (const p of personaList.personas) this.personas.set(p.id, { ...p });
+    for (const m of modelList.models) this.models.set(m.id, m);
+    this.defaultModel = modelList.default;
+    this.fill();
+    if (modelList.models.length > 1) {
+      this.modelSelect.replaceChildren(...modelList.models.map((m) => option(m.id, m.id)));
+      this.modelSelect.value = modelList.default;
+      this.modelWrap.hidden = false;
+    }
+    this.loaded = true;
+    return { configured: Boolean(modelList.default) };
+  }
+
+  static fetch() {
+    return Promise.all([api.personas(), api.models()]);
+  }
+
+  /** (Re)fill the persona picker in the page's language, keeping the choice. */
+  fill(fallback = null) {
+    const value = this.personaSelect.value;
+    for (const p of this.personas.values()) {
+      p.label = lang() === "zh" ? p.name_zh : p.name_en;
+      p.desc = lang() === "zh" ? p.description_zh : p.description;
+    }
+    this.personaSelect.replaceChildren(
+      ...[...this.personas.values()].map((p) => option(p.id, p.label)),
+    );
+    this.personaSelect.value = value || fallback || this.defaultPersona;
+  }
+
+  personaName(id) {
+    return this.personas.get(id)?.label ?? null;
+  }
+
+  /** A model's name as people know it (its id is its name at the provider). */
+  modelName(id) {
+    if (!id) return null;
+    return this.models.get(id)?.id ?? id.replace(/^[a-z]+:/i, "");
+  }
+}
+
+function option(value, text) {
+  const el = document.createElement("option");
+  el.value = value;
+  el.textContent = text;
+  return el;
+}
