@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from parlour import __version__
 from parlour.config import Settings
 from parlour.metrics import Metrics
-from parlour.web.connections import set_header_timeout
 from parlour.web.assets import StaticAssets
+from parlour.web.connections import set_header_timeout
 from parlour.web.errors import install_error_handlers
 from parlour.web.lifespan import lifespan
 from parlour.web.limits import BodySizeLimit
