@@ -148,6 +148,9 @@ export class ReplyStream {
     } else if (event === "done") {
       const status = body.finish_reason === "stopped" ? "partial" : "complete";
       this.end({ status, finishReason: body.finish_reason, messageId: body.message_id });
+    } else if (event === "failure" && body.code === "server_restarting") {
+      // The server we read from is stopping; the reply goes on: resume elsewhere.
+      this.handlers.onReconnecting?.(true);
     } else if (event === "failure") {
       this.end({ status: "error", messageId: body.message_id, error: body });
     }
