@@ -21,6 +21,7 @@ results are exact. Postings of deleted messages stay (4 bytes each) and are skip
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import sys
 from array import array
@@ -159,6 +160,9 @@ class SearchIndex:
         self.redis = redis
         self.keys = keys
         self._index = redis.register_script(_INDEX)
+        # Searches run two at a time in a process (others wait their turn), so a burst of
+        # them leaves the event loop room for replies.
+        self._in_flight = asyncio.Semaphore(2)
 
     # --- writing ------------------------------------------------------------------------
 
@@ -189,6 +193,10 @@ class SearchIndex:
     async def search(
         self, owner: str, q: str, filters: Filters, *, offset: int = 0, limit: int = 20
     ) -> Found:
+        async with self._in_flight:
+            return await self._search(owner, q, filters, offset, limit)
+
+    async def _search(self, owner: str, q: str, filters: Filters, offset: int, limit: int) -> Found:
         query = parse_query(q)
         if query.empty:
             return Found([], False, False)
@@ -262,6 +270,8 @@ class SearchIndex:
                     part, pending = pending[:CHECK_BATCH], pending[CHECK_BATCH:]
                     checked += len(part)
                     await self._check(owner, query, filters, part, hits, seen)
+                    # Checking is Python work: let replies' steps run between batches.
+                    await asyncio.sleep(0)
                 if len(hits) >= wanted or checked >= MAX_CHECKED:
                     break
             else:
