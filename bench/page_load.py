@@ -26,21 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import BrowserContext, Page, sync_playwright
+from tests.browser.launch import CHROMIUM
+from tests.browser.launch import CHROMIUM_ARGS as ARGS
 
 from bench.fixtures import SharedRedis
 from bench.procs import Server, Upstream
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SLOW_3G = {
     "offline": False,
     "latency": 300,

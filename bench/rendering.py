@@ -39,6 +39,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, sync_playwright
 from redis.asyncio import Redis
+from tests.browser.launch import CHROMIUM, CHROMIUM_ARGS
 from tests.upstream import Reply, ScriptedUpstream
 
 from bench.fixtures import OWNER, SharedRedis
@@ -47,17 +48,6 @@ from bench.report import BENCH_DIR, machine, pct
 from parlour.domain import Message, new_id, now
 from parlour.store import ConversationStore, Keys
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 START = "<!-- rendering:start -->"
 END = "<!-- rendering:end -->"
 
