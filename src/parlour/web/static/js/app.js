@@ -12,7 +12,7 @@ import { personaIcon } from "./icons.js";
 import { hideBanner, showBanner, toast } from "./notify.js";
 import { setupPrefs } from "./prefs.js";
 import { AutoScroll } from "./scroll.js";
-import { SearchBox, SearchPalette, revealMessage } from "./search.js";
+import { setupSearch } from "./search.js";
 import { fillHelp, setupShortcuts } from "./shortcuts.js";
 import { Sidebar, setPreview, titleOf } from "./sidebar.js";
 import { closeSidebar, setupLayout, togglePickers } from "./layout.js";
@@ -71,30 +71,7 @@ const composer = new Composer(
   },
 );
 
-const searchBox = new SearchBox(
-  { input: $("sidebar-search"), list: $("sidebar-results"), status: $("sidebar-search-status") },
-  {
-    onOpen: (hit) => openHit(hit),
-    onQuery: (q) => {
-      $("sidebar-results-panel").hidden = !q;
-      $("session-nav").hidden = Boolean(q);
-    },
-  },
-);
-new SearchPalette($("search-palette"), { onOpen: (hit) => openHit(hit) });
-if (/Mac|iPhone|iPad/.test(navigator.platform)) $("search-kbd").textContent = "⌘K";
-
-/** Open a search result: its conversation, on the branch that holds it, at the message. */
-async function openHit(hit) {
-  closeSidebar();
-  try {
-    if (!hit.on_active_branch) await api.switchBranch(hit.session_id, hit.message_id);
-    await conversation.open(hit.session_id);
-    await revealMessage(conversation, hit.message_id);
-  } catch (err) {
-    showBanner(describeError(err));
-  }
-}
+setupSearch(conversation, { beforeOpen: closeSidebar });
 
 // --- the open session -----------------------------------------------------------
 

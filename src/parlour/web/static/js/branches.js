@@ -1,7 +1,11 @@
 // The `< n/m >` switcher shown on a message that has other versions (edits of a user
 // message, regenerations of a reply). Built with DOM calls; labelled for screen readers.
+import { api } from "./api.js";
+import { confirmAction } from "./dialog.js";
+import { describeError } from "./errors.js";
 import { t } from "./i18n.js";
 import { icon } from "./icons.js";
+import { hideBanner, showBanner } from "./notify.js";
 
 function button(action, label, disabled) {
   const b = document.createElement("button");
@@ -45,4 +49,36 @@ export function siblingFor(view, action) {
   if (index === -1) return null;
   const next = action === "prev-version" ? index - 1 : index + 1;
   return siblings[next] ?? null;
+}
+
+/** Show the previous or next version of `view` in `conv` (with the newest messages below it). */
+export async function switchVersion(conv, view, action) {
+  const target = siblingFor(view, action);
+  if (!target || conv.busy || !conv.session) return;
+  hideBanner("error");
+  try {
+    await api.switchBranch(conv.session.id, target);
+  } catch (err) {
+    showBanner(describeError(err));
+    return;
+  }
+  await conv.loadLatest(conv.token);
+  conv.messages.views.find((v) => v.id === target)?.li.querySelector(".versions button:not(:disabled)")?.focus();
+}
+
+/** Delete this version of a message and what follows it (after asking). */
+export async function deleteVersion(conv, view) {
+  if (conv.busy || !conv.session || !view.id) return;
+  const ok = await confirmAction({
+    title: t("deleteVersionTitle"), text: t("deleteVersionText"), ok: t("deleteVersionOk"),
+  });
+  if (!ok) return;
+  try {
+    await api.deleteBranch(conv.session.id, view.id);
+  } catch (err) {
+    showBanner(describeError(err));
+    return;
+  }
+  await conv.loadLatest(conv.token);
+  conv.refreshSession(conv.token);
 }

@@ -1,8 +1,7 @@
 // The open conversation: load it, send, follow and stop replies, regenerate, edit, clear.
 import { api, ApiError } from "./api.js";
 import { describeError } from "./errors.js";
-import { siblingFor } from "./branches.js";
-import { confirmAction } from "./dialog.js";
+import { deleteVersion, switchVersion } from "./branches.js";
 import { t } from "./i18n.js";
 import { MessageList, MessageView } from "./messages.js";
 import { loadImage } from "./markdown.js";
@@ -285,38 +284,6 @@ export class Conversation {
     );
   }
 
-  /** Show the previous or next version of `view` (and the newest messages below it). */
-  async switchVersion(view, action) {
-    const target = siblingFor(view, action);
-    if (!target || this.busy || !this.session) return;
-    hideBanner("error");
-    try {
-      await api.switchBranch(this.session.id, target);
-    } catch (err) {
-      showBanner(describeError(err));
-      return;
-    }
-    await this.loadLatest(this.token);
-    this.messages.views.find((v) => v.id === target)?.li.querySelector(".versions button:not(:disabled)")?.focus();
-  }
-
-  /** Delete this version of a message and what follows it (after asking). */
-  async deleteVersion(view) {
-    if (this.busy || !this.session || !view.id) return;
-    const ok = await confirmAction({
-      title: t("deleteVersionTitle"), text: t("deleteVersionText"), ok: t("deleteVersionOk"),
-    });
-    if (!ok) return;
-    try {
-      await api.deleteBranch(this.session.id, view.id);
-    } catch (err) {
-      showBanner(describeError(err));
-      return;
-    }
-    await this.loadLatest(this.token);
-    this.refreshSession(this.token);
-  }
-
   async clear() {
     if (!this.session) return;
     await api.clearMessages(this.session.id);
@@ -338,8 +305,8 @@ export class Conversation {
       toast((await copyText(code)) ? t("copied") : t("copyFailed"));
     } else if (action === "edit" && view) this.edit(view);
     else if (action === "regenerate" && view) this.regenerate(view);
-    else if ((action === "prev-version" || action === "next-version") && view) this.switchVersion(view, action);
-    else if (action === "delete-version" && view) this.deleteVersion(view);
+    else if ((action === "prev-version" || action === "next-version") && view) switchVersion(this, view, action);
+    else if (action === "delete-version" && view) deleteVersion(this, view);
     else if (action === "continue" && view?.cutOff && !this.busy) this.send(t("continuePrompt"));
     else if (action === "expand" && view) setExpanded(view, !view.expanded);
     else if (action === "load-image") loadImage(button);

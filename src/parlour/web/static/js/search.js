@@ -4,6 +4,7 @@
 import { api, isAbort } from "./api.js";
 import { describeError } from "./errors.js";
 import { lang, t } from "./i18n.js";
+import { showBanner } from "./notify.js";
 
 const DELAY = 180;
 
@@ -206,4 +207,31 @@ export async function revealMessage(conversation, id) {
   li.classList.add("search-found");
   li.addEventListener("animationend", () => li.classList.remove("search-found"), { once: true });
   return true;
+}
+
+/** The sidebar's search box and the Ctrl/Cmd+K palette, opening results in `conversation`. */
+export function setupSearch(conversation, { beforeOpen }) {
+  const $ = (id) => document.getElementById(id);
+  const open = async (hit) => {
+    beforeOpen();
+    try {
+      if (!hit.on_active_branch) await api.switchBranch(hit.session_id, hit.message_id);
+      await conversation.open(hit.session_id);
+      await revealMessage(conversation, hit.message_id);
+    } catch (err) {
+      showBanner(describeError(err));
+    }
+  };
+  new SearchBox(
+    { input: $("sidebar-search"), list: $("sidebar-results"), status: $("sidebar-search-status") },
+    {
+      onOpen: open,
+      onQuery: (q) => {
+        $("sidebar-results-panel").hidden = !q;
+        $("session-nav").hidden = Boolean(q);
+      },
+    },
+  );
+  new SearchPalette($("search-palette"), { onOpen: open });
+  if (/Mac|iPhone|iPad/.test(navigator.platform)) $("search-kbd").textContent = "⌘K";
 }
