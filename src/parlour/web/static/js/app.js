@@ -71,7 +71,7 @@ const composer = new Composer(
   },
 );
 
-setupSearch(conversation, { beforeOpen: closeSidebar });
+const searchBox = setupSearch(conversation, { beforeOpen: closeSidebar });
 
 // --- the open session -----------------------------------------------------------
 

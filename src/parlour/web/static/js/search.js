@@ -209,7 +209,10 @@ export async function revealMessage(conversation, id) {
   return true;
 }
 
-/** The sidebar's search box and the Ctrl/Cmd+K palette, opening results in `conversation`. */
+/**
+ * The sidebar's search box and the Ctrl/Cmd+K palette, opening results in `conversation`;
+ * returns the box.
+ */
 export function setupSearch(conversation, { beforeOpen }) {
   const $ = (id) => document.getElementById(id);
   const open = async (hit) => {
@@ -222,7 +225,7 @@ export function setupSearch(conversation, { beforeOpen }) {
       showBanner(describeError(err));
     }
   };
-  new SearchBox(
+  const box = new SearchBox(
     { input: $("sidebar-search"), list: $("sidebar-results"), status: $("sidebar-search-status") },
     {
       onOpen: open,
@@ -234,4 +237,5 @@ export function setupSearch(conversation, { beforeOpen }) {
   );
   new SearchPalette($("search-palette"), { onOpen: open });
   if (/Mac|iPhone|iPad/.test(navigator.platform)) $("search-kbd").textContent = "⌘K";
+  return box;
 }
