@@ -154,7 +154,7 @@ def test_stop_during_a_long_prompt_evaluation_ends_it_and_frees_the_session(
         with sse(client, "POST", url, json={"content": LONG_PROMPT}) as (_r, events):
             assert next(events).event == "start"  # the prompt is being evaluated now
             assert client.post(f"/api/v1/sessions/{sid}/reply/stop").status_code == 202
-            final = next(e for e in events if e.event in ("done", "error"))
+            final = next(e for e in events if e.event in ("done", "failure"))
         assert (final.event, final.json()["finish_reason"]) == ("done", "stopped")
         # The evaluation was cut short, not waited out...
         assert "local generation stopped during prompt evaluation" in caplog.text
@@ -180,7 +180,7 @@ def test_shutting_down_during_a_prompt_evaluation_exits_cleanly(
             with sse(client, "POST", url, json={"content": LONG_PROMPT}) as (_r, events):
                 assert next(events).event == "start"
                 server.proc.send_signal(signal.SIGTERM)
-                final = next(e for e in events if e.event in ("done", "error"))
+                final = next(e for e in events if e.event in ("done", "failure"))
         code = server.proc.wait(timeout=120)
     finally:
         server.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +12,7 @@ from redis import Redis
 from parlour.domain import Message, new_id, now
 from parlour.store import ConversationStore, Keys
 from tests.accounts import PASSWORD_MODE, signed_up
+from tests.aio import run_async
 from tests.conftest import ServerFactory
 from tests.test_branches import branch, new_session, say
 
@@ -161,7 +161,7 @@ def test_messages_stored_before_the_index_existed_are_backfilled(
         return session.id
 
     redis.set("parlour:format", "2")
-    sid = asyncio.run(seed())
+    sid = run_async(seed())
     assert not redis.exists("parlour:u:{local}:s:docs")
     server = make_server()
     with httpx.Client(base_url=server.url, timeout=30) as client:

@@ -141,7 +141,7 @@ def test_sigterm_with_twenty_replies_hands_them_over_with_a_final_event(
     for sid in sids:
         events = results[sid]
         name, data = events[-1]
-        assert (name, data["code"]) == ("error", "reply_interrupted")
+        assert (name, data["code"]) == ("failure", "reply_interrupted")
         assert "send your message again" in data["message"]
         stored: dict[str, Any] = stored_last(redis, sid)
         assert stored["id"] == data["message_id"]

@@ -6,14 +6,12 @@ release's commit and run in a process of their own (tests/fixtures/v1/make.py).
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import os
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from redis.asyncio import Redis as AsyncRedis
 
 from parlour.store import Keys
 from parlour.store.migrate import ensure_format
+from tests.aio import run_async
 from tests.conftest import ServerFactory
 from tests.live import LiveServer
 from tests.processes import free_port, running
@@ -173,25 +172,6 @@ def test_single_user_and_tutorial_conversations_survive(
         assert [m["content"] for m in history["messages"]] == [
             m["content"] for m in old["messages"]
         ]
-
-
-def run_async(coro: Any) -> Any:
-    """Run a coroutine in a thread of its own (the browser tests own this thread's loop)."""
-    out: list[Any] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            out.append(asyncio.run(coro))
-        except BaseException as exc:  # handed to the caller
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(60)
-    if errors:
-        raise errors[0]
-    return out[0]
 
 
 def test_an_upgrade_cut_short_is_finished_by_the_next_start(

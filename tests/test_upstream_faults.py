@@ -46,7 +46,7 @@ def read_reply(
                 name = line.removeprefix("event: ")
             elif line.startswith("data: "):
                 events.append((name, json.loads(line.removeprefix("data: "))))
-                if name in ("done", "error"):
+                if name in ("done", "failure"):
                     return events
                 name = "message"
             assert time.monotonic() < deadline, f"no final event; got {events}"
@@ -90,7 +90,7 @@ def test_a_non_string_delta_ends_the_reply_with_an_error_and_frees_the_session(
     sid = new_session(client)
     events = send(client, sid)
     name, data = events[-1]
-    assert name == "error"
+    assert name == "failure"
     assert data["code"] == "upstream_unavailable"
     assert "malformed" in data["message"]
     stored = last_message(client, sid)
@@ -144,7 +144,7 @@ def test_a_reply_whose_message_cannot_be_stored_still_ends(
     thread.start()
     thread.join(60)
     kinds, running, still_local, code = out[0]
-    assert kinds[-1] == "error"  # readers hear the end
+    assert kinds[-1] == "failure"  # readers hear the end
     assert code == "internal_error"
     assert running is None  # the conversation is free
     assert not still_local  # and the process forgot it
@@ -163,7 +163,7 @@ def test_a_server_that_never_answers_is_retried_within_one_total_bound(
     with httpx.Client(base_url=server.url, timeout=30) as client:
         sid = new_session(client)
         name, data = send(client, sid)[-1]
-        assert (name, data["code"]) == ("error", "upstream_timeout")
+        assert (name, data["code"]) == ("failure", "upstream_timeout")
         # Tried again after each silent second, but not five times: the total bound ended it.
         assert 2 <= len(upstream.requests) < 5
         assert last_message(client, sid)["error"] == "upstream_timeout"
@@ -181,7 +181,7 @@ def test_an_opening_chunk_then_only_comments_times_out_at_the_first_token_bound(
     with httpx.Client(base_url=server.url, timeout=30) as client:
         sid = new_session(client)
         name, data = send(client, sid)[-1]
-    assert (name, data["code"]) == ("error", "upstream_timeout")
+    assert (name, data["code"]) == ("failure", "upstream_timeout")
 
 
 @pytest.mark.parametrize("script", ["silent", "backoff"])
@@ -237,6 +237,6 @@ def test_a_giant_line_is_refused_and_other_streams_keep_flowing(
         reader.join(timeout=60)
         assert result, "the giant line's reply did not end"
         name, data = result[0][-1]
-        assert (name, data["code"]) == ("error", "upstream_unavailable")
+        assert (name, data["code"]) == ("failure", "upstream_unavailable")
         assert "longer than 1048576 bytes" in data["message"]
         assert send(client, giant, "next")[-1][0] == "done"

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.browser
 
 # The rendered reply, and what a full render of its text gives (markdown.js itself).
 SAME_AS_FULL_RENDER = """async () => {
-  const { renderMarkdown } = await import("/js/markdown.js");
+  // The page's own instance of the module (its files are served under a versioned path).
+  const url = document.querySelector('link[rel="modulepreload"][href$="/js/markdown.js"]').href;
+  const { renderMarkdown } = await import(url);
   const li = [...document.querySelectorAll("li.msg-assistant")].at(-1);
   const fresh = document.createElement("div");
   fresh.append(renderMarkdown(li.view.text));

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +13,7 @@ from redis.asyncio import Redis as AsyncRedis
 from parlour.accounts import AccountService
 from parlour.store import Keys
 from tests.accounts import PASSWORD, PASSWORD_MODE, SECRET_KEY, signed_in, signed_up
+from tests.aio import run_async
 from tests.conftest import ServerFactory
 from tests.security.helpers import client_from, server_processes
 
@@ -160,7 +160,7 @@ def test_finding_15_the_first_admin_is_claimed_only_with_a_made_account(
         await client.aclose()
 
     server = make_server(**PASSWORD_MODE)
-    asyncio.run(make_without_claim())
+    run_async(make_without_claim())
     refused = httpx.post(f"{server.url}/api/v1/auth/signup",
                          json={"username": "ada", "password": PASSWORD})  # fmt: skip
     assert refused.json()["error"]["code"] == "username_taken"
