@@ -181,7 +181,9 @@ def test_an_ended_sign_in_returns_to_the_sign_in_screen(
     client.close()
     open_page(page, accounts_server.url)
     fill(page, "dave", PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    # the chat has loaded its list before the sign-in ends
+    with page.expect_response(lambda r: "/api/v1/sessions?" in r.url):
+        page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#user-name")).to_have_text("dave")
     page.context.clear_cookies()  # as when the sign-in expires or is ended elsewhere
     send(page, "Are you there?")
