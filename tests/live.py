@@ -73,5 +73,10 @@ def collect(client: httpx.Client, method: str, url: str, **kwargs: Any) -> list[
         return list(events)
 
 
+def seq(event: ServerSentEvent) -> int:
+    """An event's number in its reply (its SSE id is ``<reply_id>:<n>``)."""
+    return int(event.id.rsplit(":", 1)[-1])
+
+
 def text_of(events: list[ServerSentEvent]) -> str:
     return "".join(e.json()["content"] for e in events if e.event == "delta")

@@ -14,7 +14,7 @@ from redis import Redis
 
 from parlour.providers.local import bundled_model_path, runtime_available
 from tests.conftest import ServerFactory
-from tests.live import LiveServer, collect, sse, text_of
+from tests.live import LiveServer, collect, seq, sse, text_of
 from tests.processes import ServerProcess, stored_last
 
 pytestmark = [
@@ -123,7 +123,7 @@ def test_a_stopped_reply_stops_generating_promptly_and_is_partial(
         with sse(client, "POST", f"/api/v1/sessions/{sid}/messages", json=story) as (_r, events):
             for event in events:
                 if event.event == "delta":
-                    if stop_at is None and event.id == "4":
+                    if stop_at is None and seq(event) == 4:
                         assert client.post(f"/api/v1/sessions/{sid}/reply/stop").status_code == 202
                         stop_at = event.id
                     elif stop_at is not None:

@@ -13,7 +13,7 @@ from redis import Redis
 from parlour.embedded import EmbeddedRedis
 from parlour.store import Keys
 from tests.conftest import PairFactory, make_settings
-from tests.live import LiveServer, collect, sse, text_of
+from tests.live import LiveServer, collect, seq, sse, text_of
 from tests.processes import ServerProcess
 from tests.upstream import Reply, ScriptedUpstream
 from tests.waiting import wait_until
@@ -104,12 +104,12 @@ def test_a_killed_process_leaves_its_reply_marked_interrupted(
                  json={"content": "go"}) as (_r, events):  # fmt: skip
             rid = next(events).json()["reply_id"]
             for event in events:
-                if event.event == "delta" and event.id == "5":
+                if event.event == "delta" and seq(event) == 5:
                     break
         # A has written event 5 to Redis once a reader on B can read it.
         with sse(client, "GET", f"{b.url}/api/v1/sessions/{sid}/reply",
                  params={"reply_id": rid}) as (_r, on_b):  # fmt: skip
-            next(e for e in on_b if e.id and int(e.id) >= 5)
+            next(e for e in on_b if e.id and seq(e) >= 5)
         a.stop(signal.SIGKILL)
         watcher = collect(client, "GET", f"{b.url}/api/v1/sessions/{sid}/reply")
     assert watcher[-1].event == "failure"

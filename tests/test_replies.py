@@ -34,7 +34,8 @@ def test_reply_streams_start_deltas_done(client: httpx.Client, upstream: Scripte
     sid = new_session(client)
     events = send(client, sid, "hi")
     assert [e.event for e in events] == ["start", "delta", "delta", "delta", "done"]
-    assert [e.id for e in events] == ["1", "2", "3", "4", "5"]
+    rid = events[0].json()["reply_id"]
+    assert [e.id for e in events] == [f"{rid}:{n}" for n in range(1, 6)]
     assert events[0].json()["session_id"] == sid
     assert text_of(events) == "Hello there"
     done = events[-1].json()
@@ -231,6 +232,75 @@ def test_resume_after_last_event_id_gets_exactly_the_rest(
                    headers={"Last-Event-ID": last_id})  # fmt: skip
     assert "".join(first) + text_of(rest) == "".join(words)
     assert rest[-1].event == "done"
+
+
+def _first_deltas(client: httpx.Client, sid: str, count: int) -> tuple[str, str]:
+    """Send a message, read ``count`` deltas and hang up: (their text, the last id)."""
+    seen: list[str] = []
+    last_id = ""
+    with sse(client, "POST", f"/api/v1/sessions/{sid}/messages", json={"content": "go"}) as (
+        _response,
+        events,
+    ):
+        for event in events:
+            if event.event == "delta":
+                seen.append(event.json()["content"])
+                last_id = event.id
+                if len(seen) == count:
+                    break
+    return "".join(seen), last_id
+
+
+def test_a_reply_that_ended_before_the_reconnect_is_resumed_to_its_end(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    words = [f"w{i} " for i in range(12)]
+    upstream.enqueue(Reply(words, delay=0.02))
+    sid = new_session(client)
+    shown, last_id = _first_deltas(client, sid, 3)
+    wait_until(lambda: client.get(f"/api/v1/sessions/{sid}").json()["reply_id"] is None)
+    # Only Last-Event-ID, as an EventSource (or the README's curl) sends it.
+    rest = collect(client, "GET", f"/api/v1/sessions/{sid}/reply",
+                   headers={"Last-Event-ID": last_id})  # fmt: skip
+    assert shown + text_of(rest) == "".join(words)
+    assert rest[-1].event == "done"
+    at_end = client.get(f"/api/v1/sessions/{sid}/reply", headers={"Last-Event-ID": rest[-1].id})
+    assert at_end.status_code == 204
+
+
+def test_a_resume_never_joins_a_reply_started_since(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    first = [f"a{i} " for i in range(10)]
+    second = [f"b{i} " for i in range(400)]
+    upstream.enqueue(Reply(first, delay=0.02))
+    upstream.enqueue(Reply(second, delay=0.05))
+    sid = new_session(client)
+    shown, last_id = _first_deltas(client, sid, 2)
+    wait_until(lambda: client.get(f"/api/v1/sessions/{sid}").json()["reply_id"] is None)
+    with sse(client, "POST", f"/api/v1/sessions/{sid}/messages", json={"content": "more"}) as (
+        _response,
+        events,
+    ):
+        next(e for e in events if e.event == "delta")  # another tab's reply is running
+        rest = collect(client, "GET", f"/api/v1/sessions/{sid}/reply",
+                       headers={"Last-Event-ID": last_id})  # fmt: skip
+        client.post(f"/api/v1/sessions/{sid}/reply/stop")
+    assert shown + text_of(rest) == "".join(first)
+    assert rest[-1].event == "done"
+
+
+def test_an_event_id_of_another_reply_than_reply_id_is_refused(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    upstream.enqueue(Reply(["one ", "two "], delay=0.01))
+    sid = new_session(client)
+    _shown, last_id = _first_deltas(client, sid, 1)
+    response = client.get(f"/api/v1/sessions/{sid}/reply", params={"reply_id": "e" * 32},
+                          headers={"Last-Event-ID": last_id})  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_event_id"
+    assert "another reply" in response.json()["error"]["message"]
 
 
 def test_following_with_no_reply_running_says_there_is_nothing_to_follow(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import ServerFactory
-from tests.live import collect, sse
+from tests.live import collect, seq, sse
 from tests.upstream import Reply, ScriptedUpstream
 
 WORDS = [f"w{i} " for i in range(60)]
@@ -23,7 +23,7 @@ def test_a_reply_cut_by_a_shutdown_is_interrupted(
             events,
         ):
             for event in events:
-                if event.event == "delta" and event.id == "4":
+                if event.event == "delta" and seq(event) == 4:
                     break  # the reader leaves; the reply goes on in the server
     first.stop()  # a restart: the server shuts down while the reply runs
     second = make_server()
@@ -50,7 +50,7 @@ def test_a_stop_before_a_shutdown_stays_a_stop(
             events,
         ):
             for event in events:
-                if event.event == "delta" and event.id == "3":
+                if event.event == "delta" and seq(event) == 3:
                     assert client.post(f"/api/v1/sessions/{sid}/reply/stop").status_code == 202
                 if event.event in ("done", "error"):
                     final = event

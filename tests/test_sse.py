@@ -14,23 +14,26 @@ from parlour.web.app import create_app
 from parlour.web.sse import api_frame, tutorial_frame
 
 
+RID = "5f" * 16
+
+
 def wire(event: ReplyEvent, tutorial: bool = False) -> bytes | None:
-    return tutorial_frame(event) if tutorial else api_frame(event)
+    return tutorial_frame(event) if tutorial else api_frame(event, RID)
 
 
 @pytest.mark.parametrize(
     ("event", "expected"),
     [
         (ReplyEvent(2, "delta", {"content": "Hi"}),
-         b'event: delta\ndata: {"content":"Hi"}\nid: 2\n\n'),
+         b'event: delta\ndata: {"content":"Hi"}\nid: 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:2\n\n'),
         (ReplyEvent(3, "delta", {"content": "a\nb"}),
-         b'event: delta\ndata: {"content":"a\\nb"}\nid: 3\n\n'),
+         b'event: delta\ndata: {"content":"a\\nb"}\nid: 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:3\n\n'),
         (ReplyEvent(3, "delta", {"content": "a\r\nb\rc\u2028"}),
-         'event: delta\ndata: {"content":"a\\r\\nb\\rc\u2028"}\nid: 3\n\n'.encode()),
+         'event: delta\ndata: {"content":"a\\r\\nb\\rc\u2028"}\nid: 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:3\n\n'.encode()),
         (ReplyEvent(4, "done", {"finish_reason": "stop"}),
-         b'event: done\ndata: {"finish_reason":"stop"}\nid: 4\n\n'),
+         b'event: done\ndata: {"finish_reason":"stop"}\nid: 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:4\n\n'),
         (ReplyEvent(5, "failure", {"code": "x", "message": "m"}),
-         b'event: failure\ndata: {"code":"x","message":"m"}\nid: 5\n\n'),
+         b'event: failure\ndata: {"code":"x","message":"m"}\nid: 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:5\n\n'),
     ],
 )  # fmt: skip
 def test_api_frames(event: ReplyEvent, expected: bytes) -> None:

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Sequence
 
 from pydantic import ValidationError
@@ -41,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_CHECKS = 3  # tries before giving up on an unreachable Redis
+
+
 def _check_redis(settings: Settings, url: str | None) -> str | None:
     """A clear message if the Redis at ``url`` cannot be reached or holds data of a newer
     storage format than this release knows, else None."""
@@ -48,20 +52,26 @@ def _check_redis(settings: Settings, url: str | None) -> str | None:
         return None
     timeout = settings.redis_connect_timeout
     options = {"socket_connect_timeout": timeout, "decode_responses": True}
-    try:
-        client: Redis | RedisCluster
-        if settings.redis_cluster:
-            client = open_cluster_sync(settings.cluster_address(), **options)
-        else:
-            client = Redis.from_url(url, **options)
-        with client:
-            client.ping()  # on a cluster: every primary
-            stored = client.get(Keys(settings.redis_key_prefix).format())
-    except (RedisError, RedisClusterException, OSError) as exc:
-        return (
-            f"parlour: cannot reach Redis at {redact(url)} ({type(exc).__name__}).\n"
-            "Start it, fix REDIS_URL / REDIS_HOST, or unset them to use the embedded Redis."
-        )
+    for attempt in range(_CHECKS):
+        try:
+            client: Redis | RedisCluster
+            if settings.redis_cluster:
+                client = open_cluster_sync(settings.cluster_address(), **options)
+            else:
+                client = Redis.from_url(url, **options)
+            with client:
+                client.ping()  # on a cluster: every primary
+                stored = client.get(Keys(settings.redis_key_prefix).format())
+            break
+        except (RedisError, RedisClusterException, OSError) as exc:
+            # A Redis starting beside us (or a busy one) gets a few more seconds.
+            if attempt + 1 < _CHECKS:
+                time.sleep(1.0)
+                continue
+            return (
+                f"parlour: cannot reach Redis at {redact(url)} ({type(exc).__name__}).\n"
+                "Start it, fix REDIS_URL / REDIS_HOST, or unset them to use the embedded Redis."
+            )
     if stored is not None and str(stored).isdigit() and int(stored) > FORMAT_VERSION:
         return f"parlour: {newer_format_message(int(stored))}"
     return None

@@ -116,10 +116,10 @@ def test_a_broken_stream_resumes_with_last_event_id(
     app.evaluate(FOLLOW, f"/api/v1/sessions/{sid}/reply?reply_id={rid}")
     app.wait_for_function(CLOSED, timeout=30_000)
     seen = app.evaluate("window.seen")
-    # The reconnect sent Last-Event-ID: 1 (chromium adds it below what Playwright shows),
-    # so the server told the rest and not `start` again.
+    # The reconnect sent Last-Event-ID: <rid>:1 (chromium adds it below what Playwright
+    # shows), so the server told the rest and not `start` again.
     assert [name for name, _data, _id in seen] == ["start", "delta", "done"]
-    assert [last_id for _name, _data, last_id in seen] == ["1", seen[1][2], events[-1].id]
+    assert [last_id for _name, _data, last_id in seen] == [f"{rid}:1", seen[1][2], events[-1].id]
     text = "".join(json.loads(d)["content"] for n, d, _ in seen if n == "delta")
     assert text == "w0 w1 w2 w3 w4 w5 "  # exactly the rest, once
     assert seen[-1][0] == "done"

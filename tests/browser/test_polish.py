@@ -9,7 +9,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from tests.browser.chat import chat, last_reply, open_app, send, sessions, wait_idle
 from tests.browser.conftest import PHONE, ContextFactory, PageLog
 from tests.conftest import ServerFactory
-from tests.live import LiveServer, sse
+from tests.live import LiveServer, seq, sse
 from tests.upstream import Reply, ScriptedUpstream
 
 pytestmark = pytest.mark.browser
@@ -117,7 +117,7 @@ def test_a_reply_cut_by_a_restart_is_interrupted_and_can_continue(
         url = f"/api/v1/sessions/{sid}/messages"
         with sse(client, "POST", url, json={"content": "tell me"}) as (_response, events):
             for event in events:
-                if event.event == "delta" and event.id == "4":
+                if event.event == "delta" and seq(event) == 4:
                     break
     first.stop()
     second = make_server()

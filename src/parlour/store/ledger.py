@@ -99,6 +99,7 @@ elseif ARGV[7] ~= '' then
   result[3] = under
 end
 redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[2])
+redis.call('HSET', KEYS[1], 'last_reply', ARGV[1])  -- resumable after it ends
 redis.call('HSET', KEYS[6], unpack(ARGV, 13))
 if ARGV[6] == '1' then redis.call('HSET', KEYS[6], 'parent', start_id) end
 redis.call('EXPIRE', KEYS[6], ARGV[3])
@@ -296,6 +297,13 @@ class ReplyLedger:
 
     async def running_reply(self, sid: str) -> str | None:
         return cast(str | None, await self.redis.get(self.keys.session_reply(sid)))
+
+    async def latest_reply(self, sid: str) -> str | None:
+        """The reply running in the conversation, else the one that ran last."""
+        running = await self.running_reply(sid)
+        if running is not None:
+            return running
+        return cast(str | None, await self.redis.hget(self.keys.conversation(sid), "last_reply"))
 
     async def stale_replies(self, older_than: float) -> list[tuple[str, str]]:
         """(conversation, reply) of running replies whose heartbeat is older than

@@ -27,8 +27,9 @@ _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # nginx: do
 # plain ``response_class``: FastAPI treats every ``EventSourceResponse`` route as a
 # generator endpoint.)
 STREAM_DESCRIPTION = (
-    "A stream of Server-Sent Events (`text/event-stream`), each with its sequence number as "
-    "its SSE `id`: `start` (`reply_id`, `session_id`, `user_message_id`, `model`, `persona`), "
+    "A stream of Server-Sent Events (`text/event-stream`), each with an SSE `id` of the "
+    "form `<reply_id>:<n>` (the reply, and the event's sequence number in it): "
+    "`start` (`reply_id`, `session_id`, `user_message_id`, `model`, `persona`), "
     'then `delta` (`{"content"}`)..., then `done` (`finish_reason`, `usage`, `message_id`) '
     'or `failure` (`{"code", "message", "retry_after"?, "message_id"?}`). A failure '
     "has a name of its own because a browser's `EventSource` reserves `error` for its "
@@ -66,16 +67,22 @@ FOLLOW_OPENAPI: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _frame(data: object, event: str | None = None, id: int | None = None) -> bytes:
+def _frame(data: object, event: str | None = None, id: bytes | None = None) -> bytes:
     # orjson escapes every line break, so the JSON is one ``data:`` line as it is.
     head = b"event: " + event.encode() + b"\n" if event is not None else b""
-    tail = b"\nid: " + str(id).encode() + b"\n\n" if id is not None else b"\n\n"
+    tail = b"\nid: " + id + b"\n\n" if id is not None else b"\n\n"
     return head + b"data: " + orjson.dumps(data) + tail
 
 
-def api_frame(event: ReplyEvent) -> bytes:
-    """``/api/v1``: named events, each with the reply's sequence number as its id."""
-    return _frame(event.data, str(event.kind), event.seq)
+def event_id(reply_id: str, seq: int) -> str:
+    """An event's SSE id: its reply and its number in it, so that a client resuming
+    with ``Last-Event-ID`` alone is taken back to that reply and no other."""
+    return f"{reply_id}:{seq}"
+
+
+def api_frame(event: ReplyEvent, reply_id: str) -> bytes:
+    """``/api/v1``: named events, each with :func:`event_id` as its id."""
+    return _frame(event.data, str(event.kind), event_id(reply_id, event.seq).encode())
 
 
 def tutorial_frame(event: ReplyEvent) -> bytes | None:
@@ -94,7 +101,7 @@ def tutorial_frame(event: ReplyEvent) -> bytes | None:
 
 
 async def frames(
-    events: AsyncIterator[ReplyEvent | None], *, tutorial: bool = False
+    events: AsyncIterator[ReplyEvent | None], reply_id: str, *, tutorial: bool = False
 ) -> AsyncIterator[bytes]:
     """SSE frames for a reply; a silent model yields comment heartbeats.
 
@@ -107,7 +114,7 @@ async def frames(
             if event is None:
                 yield HEARTBEAT
                 continue
-            frame = tutorial_frame(event) if tutorial else api_frame(event)
+            frame = tutorial_frame(event) if tutorial else api_frame(event, reply_id)
             if frame is not None:
                 yield frame
     except (ParlourError, RedisError) as exc:
@@ -128,7 +135,7 @@ def failure_data(exc: ParlourError) -> dict[str, object]:
 
 
 def event_stream(
-    events: AsyncIterator[ReplyEvent | None], *, tutorial: bool = False
+    events: AsyncIterator[ReplyEvent | None], reply_id: str, *, tutorial: bool = False
 ) -> EventSourceResponse:
     """The response that streams a reply's events (see :func:`frames`)."""
-    return EventSourceResponse(frames(events, tutorial=tutorial), headers=_HEADERS)
+    return EventSourceResponse(frames(events, reply_id, tutorial=tutorial), headers=_HEADERS)

@@ -59,7 +59,7 @@ async def send_message(
     ``GET .../reply`` accepts as ``Last-Event-ID`` to resume after a disconnect.
     The reply keeps running if the client goes away.
     """
-    return event_stream(services.replies.follow(reply.session_id, reply.id))
+    return event_stream(services.replies.follow(reply.session_id, reply.id), reply.id)
 
 
 async def start_regeneration(
@@ -89,7 +89,17 @@ async def regenerate_reply(
 
     Streams like ``POST .../messages``.
     """
-    return event_stream(services.replies.follow(reply.session_id, reply.id))
+    return event_stream(services.replies.follow(reply.session_id, reply.id), reply.id)
+
+
+async def _known(services: ServicesDep, sid: str, rid: str) -> tuple[str, str]:
+    facts = await services.ledger.facts(sid, rid)
+    if facts is None:
+        raise NoReplyInProgress("This reply does not exist or has expired.")
+    running = facts.status == ReplyStatus.RUNNING
+    if not running and not await services.ledger.has_events(sid, rid):
+        raise NoReplyInProgress("This reply has finished; its text is in the history.")
+    return sid, rid
 
 
 async def find_reply(
@@ -99,45 +109,63 @@ async def find_reply(
 ) -> tuple[str, str]:
     sid = conversation.id
     if reply_id is not None:
-        facts = await services.ledger.facts(sid, reply_id)
-        if facts is None:
-            raise NoReplyInProgress("This reply does not exist or has expired.")
-        running = facts.status == ReplyStatus.RUNNING
-        if not running and not await services.ledger.has_events(sid, reply_id):
-            raise NoReplyInProgress("This reply has finished; its text is in the history.")
-        return sid, reply_id
+        return await _known(services, sid, reply_id)
     rid = await services.ledger.running_reply(sid)
     if rid is None:
         raise NoReplyInProgress()
     return sid, rid
 
 
-_EVENT_ID = re.compile(r"[0-9]{1,9}")
+_EVENT_ID = re.compile(r"(?:([0-9a-f]{32}):)?([0-9]{1,9})")
 
 
-def _resume_point(header: str | None, query: int | None) -> int:
+def _resume_point(header: str | None, query: int | None) -> tuple[str | None, int]:
+    """The reply (when the id names it) and the event to resume after."""
     if query is not None:
-        return query
+        return None, query
     if header is None or not header.strip():
-        return 0
+        return None, 0
     # ASCII digits only: str.isdigit() accepts "²", which int() refuses.
-    if not _EVENT_ID.fullmatch(header.strip()):
+    found = _EVENT_ID.fullmatch(header.strip())
+    if found is None:
         raise BadRequest(
-            "Last-Event-ID must be the id of an event of this reply (a number).",
+            "Last-Event-ID must be the id of an event of this reply, as it was sent.",
             code="invalid_event_id",
         )
-    return int(header.strip())
+    return found[1], int(found[2])
 
 
 async def reply_to_follow(
     conversation: Conversation,
     services: ServicesDep,
     reply_id: Annotated[str | None, Query(max_length=64)] = None,
-) -> tuple[str, str] | None:
-    """The reply to follow, or None when it has finished or never was (an unknown
-    conversation is still a 404)."""
+    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=999_999_999, description="Resume after this event id.")
+    ] = None,
+) -> tuple[str, str, int] | None:
+    """The reply to follow and where to resume, or None when it has finished or never
+    was (an unknown conversation is still a 404).
+
+    An event id names its reply, so a resume goes back to that reply and never joins
+    another one started meanwhile; a client that has events of a reply which ended
+    since is given the rest of it.
+    """
+    named, point = _resume_point(last_event_id, after)
+    if reply_id is not None and named is not None and named != reply_id:
+        raise BadRequest(
+            "Last-Event-ID belongs to another reply than reply_id.", code="invalid_event_id"
+        )
+    sid = conversation.id
     try:
-        return await find_reply(conversation, services, reply_id)
+        if reply_id is not None or named is not None:
+            return (*await _known(services, sid, reply_id or named or ""), point)
+        rid = await (
+            services.ledger.latest_reply(sid) if point else services.ledger.running_reply(sid)
+        )
+        if rid is None:
+            return None
+        return (*await _known(services, sid, rid), point)
     except NoReplyInProgress:
         return None
 
@@ -162,22 +190,22 @@ async def _unless_empty(
 @router.get("/reply", response_class=Response, responses=FOLLOW_OPENAPI)
 async def follow_reply(
     _ticket: FollowerTicket,
-    found: Annotated[tuple[str, str] | None, Depends(reply_to_follow)],
+    found: Annotated[tuple[str, str, int] | None, Depends(reply_to_follow)],
     services: ServicesDep,
-    last_event_id: Annotated[str | None, Header()] = None,
-    after: Annotated[
-        int | None, Query(ge=0, le=999_999_999, description="Resume after this event id.")
-    ] = None,
 ) -> Response:
-    """Attach to the reply in progress (or ``reply_id``); resume after ``Last-Event-ID``.
+    """Attach to the reply in progress (or ``reply_id``); resume after ``Last-Event-ID``
+    (or ``after``).
 
+    ``Last-Event-ID`` is the id of the last event received, as sent
+    (``<reply_id>:<n>``): it takes the client back to that reply, even if it has
+    ended meanwhile (within ``REPLY_STREAM_TTL_SECONDS``) or another one has started.
     A finished reply whose events the client already has, or a reply that does not
     exist, answers 204 No Content: an ``EventSource`` takes it as "do not reconnect".
     """
     if found is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-    sid, rid = found
-    events = services.replies.follow(sid, rid, _resume_point(last_event_id, after))
+    sid, rid, point = found
+    events = services.replies.follow(sid, rid, point)
     facts = await services.ledger.facts(sid, rid)
     if facts is None or facts.status != ReplyStatus.RUNNING:
         # Finished: its events are all stored, so this answers at once.
@@ -188,7 +216,7 @@ async def follow_reply(
         if rest is None:
             return Response(status_code=status.HTTP_204_NO_CONTENT)
         events = rest
-    return event_stream(events)
+    return event_stream(events, rid)
 
 
 @router.post(

@@ -73,7 +73,9 @@ async def chat_stream(
     reply: Annotated[Reply, Depends(start_tutorial_reply)], services: ServicesDep
 ) -> EventSourceResponse:
     """The reply as ``{"content", "type": "chunk"}`` events, then ``end`` or ``error``."""
-    return event_stream(services.replies.follow(reply.session_id, reply.id), tutorial=True)
+    return event_stream(
+        services.replies.follow(reply.session_id, reply.id), reply.id, tutorial=True
+    )
 
 
 @router.get("/chat/history")

@@ -128,7 +128,8 @@ export class ReplyStream {
   }
 
   handle({ event, data, id }) {
-    const seq = Number.parseInt(id, 10);
+    // An event's id is "<reply id>:<n>".
+    const seq = Number.parseInt(id?.slice(id.lastIndexOf(":") + 1) ?? "", 10);
     if (Number.isFinite(seq)) {
       if (seq <= this.lastId) return; // already seen (a resume may overlap)
       this.lastId = seq;
