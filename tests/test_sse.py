@@ -13,8 +13,7 @@ from parlour.web.app import STATIC_DIR as STATIC
 from parlour.web.app import create_app
 from parlour.web.sse import api_frame, tutorial_frame
 
-
-RID = "5f" * 16
+RID = "ab12"
 
 
 def wire(event: ReplyEvent, tutorial: bool = False) -> bytes | None:
@@ -25,15 +24,15 @@ def wire(event: ReplyEvent, tutorial: bool = False) -> bytes | None:
     ("event", "expected"),
     [
         (ReplyEvent(2, "delta", {"content": "Hi"}),
-         b'event: delta\ndata: {"content":"Hi"}\nid: 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:2\n\n'),
+         b'event: delta\ndata: {"content":"Hi"}\nid: ab12:2\n\n'),
         (ReplyEvent(3, "delta", {"content": "a\nb"}),
-         b'event: delta\ndata: {"content":"a\\nb"}\nid: 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:3\n\n'),
+         b'event: delta\ndata: {"content":"a\\nb"}\nid: ab12:3\n\n'),
         (ReplyEvent(3, "delta", {"content": "a\r\nb\rc\u2028"}),
-         'event: delta\ndata: {"content":"a\\r\\nb\\rc\u2028"}\nid: 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:3\n\n'.encode()),
+         'event: delta\ndata: {"content":"a\\r\\nb\\rc\u2028"}\nid: ab12:3\n\n'.encode()),
         (ReplyEvent(4, "done", {"finish_reason": "stop"}),
-         b'event: done\ndata: {"finish_reason":"stop"}\nid: 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:4\n\n'),
+         b'event: done\ndata: {"finish_reason":"stop"}\nid: ab12:4\n\n'),
         (ReplyEvent(5, "failure", {"code": "x", "message": "m"}),
-         b'event: failure\ndata: {"code":"x","message":"m"}\nid: 5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f:5\n\n'),
+         b'event: failure\ndata: {"code":"x","message":"m"}\nid: ab12:5\n\n'),
     ],
 )  # fmt: skip
 def test_api_frames(event: ReplyEvent, expected: bytes) -> None:

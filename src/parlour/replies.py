@@ -81,7 +81,7 @@ _HANDED_OVER = (
     "The server restarted before this reply finished. The text so far was saved; "
     "send your message again to continue."
 )
-_PERSIST_ATTEMPTS = 5  # storing a finished reply is retried for ~15 s (Redis restarting)
+_PERSIST_BACKOFF = 0.25  # storing a finished reply: the first retry's wait, doubling to 2 s
 
 
 def coalesce(events: list[ReplyEvent]) -> list[ReplyEvent]:
@@ -405,17 +405,29 @@ class ReplyManager:
     async def _finish(
         self, reply: Reply, message: Message, status: ReplyStatus, tokens: int
     ) -> str | None:
-        """Store the reply's message and free its session; the message's id if stored."""
-        for attempt in range(_PERSIST_ATTEMPTS):
+        """Store the reply's message and free its session; the message's id if stored.
+
+        While Redis is away the finished reply is kept here and stored when it returns,
+        however long that takes, unless the process is stopping: then the reply is left
+        to the reaper's path (stored as interrupted from its journal, by whichever
+        process looks next).
+        """
+        attempt = 0
+        while True:
             try:
                 result = await self.ledger.finish(reply.facts, message, status, tokens)
                 # Stored now, or before (a retried write; the reaper's close uses the same
                 # id); not stored when the conversation was deleted meanwhile.
+                if attempt:
+                    log.info("reply %s: stored after %d failed tries", reply.id, attempt)
                 return None if result == Finished.NO_CONVERSATION else message.id
             except RedisError:
-                log.warning("reply %s: storing the message failed (try %d)", reply.id, attempt + 1)
-                await asyncio.sleep(0.5 * 2**attempt)
-        return None
+                attempt += 1
+                if attempt == 1 or attempt % 30 == 0:
+                    log.warning("reply %s: storing it waits for Redis (try %d)", reply.id, attempt)
+                if self._draining is not None:
+                    return None
+                await asyncio.sleep(min(_PERSIST_BACKOFF * 2 ** (attempt - 1), 2.0))
 
     def _journal_soon(self, reply: Reply, event: ReplyEvent) -> None:
         self._dirty[reply.id] = reply
