@@ -63,8 +63,11 @@ def leftovers() -> Iterator[list[int]]:
 
 
 @pytest.mark.timeout(300)
-def test_workers_log_json_lines_with_request_ids(env: dict[str, str], tmp_path: Path) -> None:
-    server = ServerProcess({**env, "LOG_FORMAT": "json"}, tmp_path, "--workers", "2")
+@pytest.mark.parametrize("mode", [("--workers", "2"), ("--reload",)], ids=["workers", "reload"])
+def test_workers_log_json_lines_with_request_ids(
+    env: dict[str, str], tmp_path: Path, mode: tuple[str, ...]
+) -> None:
+    server = ServerProcess({**env, "LOG_FORMAT": "json"}, tmp_path, *mode)
     try:
         server.wait_ready(timeout=90)
         probes = {f"probe-{i}" for i in range(8)}
