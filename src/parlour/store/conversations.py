@@ -197,10 +197,17 @@ class ConversationStore:
         self._branch_ids = redis.register_script(_BRANCH_IDS)
         # Told of every stored message (owner, conversation id, message): the search index.
         self.listeners: list[Callable[[str, str, Message], None]] = []
+        # Told of every change (owner, conversation id, what): the pages kept live.
+        self.watchers: list[Callable[[str, str, str], None]] = []
 
     def stored(self, owner: str, sid: str, message: Message) -> None:
         for listener in self.listeners:
             listener(owner, sid, message)
+        self.changed(owner, sid, "message")
+
+    def changed(self, owner: str, sid: str, kind: str) -> None:
+        for watcher in self.watchers:
+            watcher(owner, sid, kind)
 
     # --- conversations ----------------------------------------------------------
 
@@ -219,6 +226,7 @@ class ConversationStore:
                 pipe.expire(key, self.ttl_seconds)
             await pipe.execute()
         await self.redis.zadd(self.keys.user_sessions(owner), {info.id: ts})
+        self.changed(owner, info.id, "created")
         return info
 
     async def get_session(self, owner: str, sid: str) -> SessionInfo:
@@ -270,12 +278,14 @@ class ConversationStore:
         }
         if changes:
             await self.redis.hset(self.keys.conversation(session.id), mapping=changes)
+            self.changed(session.owner, session.id, "updated")
         return await self.get_session(session.owner, session.id)
 
     async def delete_session(self, session: SessionInfo) -> None:
         sid = session.id
         await self.redis.zrem(self.keys.user_sessions(session.owner), sid)
         await self.redis.delete(*self.keys.conversation_keys(sid))
+        self.changed(session.owner, sid, "deleted")
 
     async def touch(self, session: SessionInfo, ts: float) -> None:
         """Move the conversation up the owner's list (it was active at ``ts``)."""
@@ -396,6 +406,7 @@ class ConversationStore:
             args=[message_id, "1" if descend else "0", holder],
         )
         if isinstance(result, str):
+            self.changed(session.owner, session.id, "branch")
             return result
         code = int(result)
         if code == 0:
@@ -428,6 +439,7 @@ class ConversationStore:
             raise NotFound("This message does not exist.")
         if gone < 0:
             raise NotFound("This conversation does not exist.")
+        self.changed(session.owner, session.id, "branch")
         return gone
 
     async def clear_messages(self, session: SessionInfo) -> None:
@@ -446,6 +458,7 @@ class ConversationStore:
             )
         if done < 0:
             raise NotFound("This conversation does not exist.")
+        self.changed(session.owner, session.id, "cleared")
 
     async def running_reply(self, sid: str) -> str | None:
         return cast(str | None, await self.redis.get(self.keys.session_reply(sid)))

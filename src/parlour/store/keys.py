@@ -209,3 +209,7 @@ class Keys:
 
     def stop_channel(self) -> str:
         return f"{self.p}:stop"
+
+    def changes_channel(self) -> str:
+        """Pub/sub: every user's changes, for the pages they have open (live.py)."""
+        return f"{self.p}:changes"

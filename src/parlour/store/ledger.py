@@ -233,6 +233,8 @@ class ReplyLedger:
             return Claim(int(result))
         if user is not None:
             self.conversations.stored(facts.owner, sid, user)
+        else:  # answered again: the active branch moved back to the question
+            self.conversations.changed(facts.owner, sid, "branch")
         start_raw, parent, raw = result[1], result[2], result[3:]
         messages = [Message(**f) for f in orjson.loads("[" + ",".join(raw) + "]")]
         start = Message(**orjson.loads(start_raw), parent=parent or None) if start_raw else None

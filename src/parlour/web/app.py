@@ -21,6 +21,7 @@ from parlour.web.routes import (
     catalog,
     docs,
     health,
+    live,
     personas,
     replies,
     search,
@@ -65,7 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HostAllowList, hosts=allowed_hosts(settings))
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
-    for module in (auth, catalog, personas, sessions, replies, search, tutorial, health, docs):
+    routers = (auth, catalog, personas, sessions, replies, search, live, tutorial, health, docs)
+    for module in routers:
         app.include_router(module.router)
     page_facts = {
         "auth-mode": settings.auth_mode,

@@ -23,6 +23,7 @@ from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
 from parlour.errors import ModelNotConfigured
 from parlour.followers import FollowerLimit
 from parlour.indexer import Indexer
+from parlour.live import LiveChannel
 from parlour.metrics import Metrics, Timer
 from parlour.personas import PersonaCatalog, Personas
 from parlour.providers.base import ChatProvider
@@ -225,6 +226,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             daily_token_quota=settings.daily_token_quota,
         )
         replies.start_background()
+        live = LiveChannel(redis, keys, heartbeat=settings.heartbeat_seconds,
+                           most_per_user=settings.max_followers_per_user)  # fmt: skip
+        store.watchers.append(live.changed)
+        live.start()
+        stack.push_async_callback(live.stop)
         probe = asyncio.create_task(_watch_redis(redis, metrics), name="redis-latency")
         stack.callback(probe.cancel)
         stack.push_async_callback(replies.shutdown, settings.shutdown_grace_seconds)
@@ -234,7 +240,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.services = Services(
             settings, store, ledger, chat, replies, models, personas, accounts, limiter, search,
-            followers=FollowerLimit(settings.max_followers_per_user),
+            followers=FollowerLimit(settings.max_followers_per_user), live=live,
         )  # fmt: skip
         log.info(
             "Parlour ready: models %s (default %s)",

@@ -21,7 +21,7 @@ from parlour.domain import EventKind, ReplyEvent
 from parlour.errors import ParlourError, StorageUnavailable
 
 HEARTBEAT = format_sse_event(comment="keep-alive")
-_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # nginx: do not buffer
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # nginx: do not buffer
 
 # For a route's ``responses=``: the schema of what it streams. (Such a route keeps the
 # plain ``response_class``: FastAPI treats every ``EventSourceResponse`` route as a
@@ -138,4 +138,4 @@ def event_stream(
     events: AsyncIterator[ReplyEvent | None], reply_id: str, *, tutorial: bool = False
 ) -> EventSourceResponse:
     """The response that streams a reply's events (see :func:`frames`)."""
-    return EventSourceResponse(frames(events, reply_id, tutorial=tutorial), headers=_HEADERS)
+    return EventSourceResponse(frames(events, reply_id, tutorial=tutorial), headers=STREAM_HEADERS)
