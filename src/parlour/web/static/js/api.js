@@ -1,6 +1,6 @@
 // The /api/v1 client: JSON in, JSON out, and one error type for every failure.
 
-const BASE = "/api/v1";
+export const BASE = "/api/v1";
 
 /**
  * A failed request: `code` is the server's error code, or "offline" when the network failed;

@@ -9,6 +9,7 @@ import { confirmAction } from "./dialog.js";
 import { describeError } from "./errors.js";
 import { onLangChange, t, translate } from "./i18n.js";
 import { personaIcon } from "./icons.js";
+import { startLive } from "./live.js";
 import { hideBanner, showBanner, toast } from "./notify.js";
 import { setupPrefs } from "./prefs.js";
 import { AutoScroll } from "./scroll.js";
@@ -252,7 +253,10 @@ whenSignedOut(() => {
 });
 
 /** Forget the signed-out user's conversation on this page (their data stays on the server). */
+let stopLive = null; // the live channel, while the chat is shown
 function leaveChat() {
+  stopLive?.();
+  stopLive = null;
   closeSidebar();
   conversation.leave();
   searchBox.clear();
@@ -292,6 +296,8 @@ async function enterChat(early = null) {
   if (!navigator.onLine) showBanner(t("errOffline"), "offline");
   document.body.dataset.ready = "true";
   composer.focus();
+  stopLive?.();
+  stopLive = startLive({ conversation, refreshList: () => loadSessions() });
 }
 
 async function start() {
