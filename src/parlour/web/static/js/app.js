@@ -9,6 +9,7 @@ import { confirmAction } from "./dialog.js";
 import { describeError } from "./errors.js";
 import { onLangChange, t, translate } from "./i18n.js";
 import { personaIcon } from "./icons.js";
+import { setupImport } from "./importer.js";
 import { hideBanner, showBanner, toast } from "./notify.js";
 import { setupPrefs } from "./prefs.js";
 import { AutoScroll } from "./scroll.js";
@@ -234,6 +235,7 @@ window.addEventListener("hashchange", () => {
   else if (conversation.session) newChat();
 });
 setupConnection();
+setupImport({ onImported: () => loadSessions(false) });
 onLangChange(() => {
   catalog.fill(conversation.session?.persona);
   fillHelp($("shortcut-list"));
