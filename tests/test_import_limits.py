@@ -8,10 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis import Redis
 
 from tests.conftest import ServerFactory
 from tests.fixtures.chatgpt import Conversation, conversations_json, write_zip
-from tests.importing import imported, sessions, upload
+from tests.importing import imported, report, sessions, upload
 
 
 def _client(make_server: ServerFactory, **limits: int) -> httpx.Client:
@@ -72,7 +73,7 @@ def test_a_file_that_is_no_export_is_refused_at_once(
     _refused(upload(client, body, "x.bin"), 422, code)
 
 
-def _failed(client: httpx.Client, body: bytes, code: str) -> None:
+def _failed(client: httpx.Client, body: bytes, code: str) -> list[dict[str, object]]:
     """The import fails with ``code``, and what it had stored before is taken back."""
     done = imported(client, body, "conversations.json")
     assert done["status"] == "failed", done
@@ -80,12 +81,16 @@ def _failed(client: httpx.Client, body: bytes, code: str) -> None:
     assert done["error"]["message"]
     assert done["imported"] == 0
     assert sessions(client) == []
+    assert client.get("/api/v1/search", params={"q": "hello"}).json()["items"] == []
+    return report(client, done["id"])
 
 
 def test_deep_nesting_fails_the_import_and_keeps_nothing(client: httpx.Client) -> None:
     good = conversations_json([_chat("fine")])
     deep = b'{"title": "deep", "mapping": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-    _failed(client, good[:-1] + b"," + deep + b"]", "import_too_deep")
+    entries = _failed(client, good[:-1] + b"," + deep + b"]", "import_too_deep")
+    # The first conversation had been stored before the file's fault was found.
+    assert [e["outcome"] for e in entries] == ["imported"]
 
 
 def test_json_cut_off_half_way_fails_and_keeps_nothing(client: httpx.Client) -> None:
@@ -96,7 +101,7 @@ def test_json_cut_off_half_way_fails_and_keeps_nothing(client: httpx.Client) -> 
 def test_a_huge_text_fails_the_import(make_server: ServerFactory) -> None:
     with _client(make_server, import_max_string_chars=1000) as client:
         body = conversations_json([_chat("fine"), _chat("huge", "x" * 5000)])
-        _failed(client, body, "import_string_too_long")
+        assert len(_failed(client, body, "import_string_too_long")) == 1
 
 
 def test_too_many_conversations_fail_the_import(make_server: ServerFactory) -> None:
@@ -130,3 +135,19 @@ def test_another_users_import_is_not_found(make_server: ServerFactory) -> None:
     assert sessions(bob) == []
     imported(bob, conversations_json([_chat("alice's")]), "c.json")  # not a duplicate for Bob
     assert [s["title"] for s in sessions(bob)] == ["alice's"]
+
+
+def test_a_second_import_waits_for_the_first(client: httpx.Client, redis: Redis) -> None:
+    redis.set("parlour:u:{local}:import:lock", "f" * 32, ex=60)  # one of hers is running
+    _refused(upload(client, conversations_json([_chat("later")]), "c.json"), 409,
+             "import_in_progress")  # fmt: skip
+    redis.delete("parlour:u:{local}:import:lock")
+    assert imported(client, conversations_json([_chat("later")]), "c.json")["imported"] == 1
+
+
+def test_an_import_whose_process_died_says_so(client: httpx.Client, redis: Redis) -> None:
+    done = imported(client, conversations_json([_chat("one")]), "c.json")
+    key = f"parlour:u:{{local}}:import:{done['id']}"
+    redis.hset(key, "status", "running")  # as left by a process that died mid-way
+    facts = client.get(f"/api/v1/imports/{done['id']}").json()
+    assert (facts["status"], facts["error"]["code"]) == ("failed", "import_interrupted")
