@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
 import httpx
 
 from tests.fixtures.chatgpt import Conversation, branched, conversations_json, write_zip
-from tests.importing import imported, report, sessions, tree
+from tests.importing import imported, report, sessions, tree, upload
 
 
 def test_a_chatgpt_zip_keeps_titles_times_and_branches(
@@ -129,3 +131,30 @@ def test_entries_that_are_not_conversations_are_skipped_with_a_reason(
     assert codes == [("imported", None), ("skipped", "import_empty"),
                      ("skipped", "import_not_a_conversation"), ("skipped", "import_empty"),
                      ("skipped", "import_empty")]  # fmt: skip
+
+
+def test_shards_without_a_manifest_are_read_by_number(client: httpx.Client, tmp_path: Path) -> None:
+    convs = [Conversation(f"Chat {n}", created=1_700_000_000.0 + n) for n in range(4)]
+    for c in convs:
+        c.turn("q", "a")
+    path = write_zip(tmp_path / "e.zip", [c.export() for c in convs], shards=2, manifest=False)
+    done = imported(client, path)
+    assert [e["title"] for e in report(client, done["id"])] == [
+        "Chat 0",
+        "Chat 2",
+        "Chat 1",
+        "Chat 3",
+    ]
+
+
+def test_a_manifest_naming_a_missing_shard_is_refused(client: httpx.Client, tmp_path: Path) -> None:
+    path = tmp_path / "e.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("conversations-000.json", conversations_json([]))
+        z.writestr(
+            "manifest.json", json.dumps(["conversations-000.json", "conversations-001.json"])
+        )
+    refused = upload(client, path)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "import_missing_shard"
+    assert sessions(client) == []

@@ -136,8 +136,9 @@ def _manifest(
             continue
         _check_sizes([info], limits)
         with _opener(path, info)() as f:
-            found = next(documents(f, limits), None)
-        names = _shard_names(found)
+            found = list(documents(f, limits))  # a list's entries, or the one object
+        whole = found[0] if len(found) == 1 and isinstance(found[0], dict) else found
+        names = _shard_names(whole)
         if names is not None:
             return names
     return None
