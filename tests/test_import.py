@@ -10,6 +10,9 @@ import httpx
 
 from tests.fixtures.chatgpt import Conversation, branched, conversations_json, write_zip
 from tests.importing import imported, report, sessions, tree, upload
+from tests.live import LiveServer
+from tests.test_live import channel
+from tests.waiting import wait_until
 
 
 def test_a_chatgpt_zip_keeps_titles_times_and_branches(
@@ -158,3 +161,12 @@ def test_a_manifest_naming_a_missing_shard_is_refused(client: httpx.Client, tmp_
     assert refused.status_code == 422
     assert refused.json()["error"]["code"] == "import_missing_shard"
     assert sessions(client) == []
+
+
+def test_open_pages_hear_of_imported_conversations(server: LiveServer) -> None:
+    with channel(server.url) as heard, httpx.Client(base_url=server.url, timeout=30) as client:
+        conv = Conversation("Heard")
+        conv.turn("q", "a")
+        done = imported(client, conversations_json([conv.export()]), "c.json")
+        sid = report(client, done["id"])[0]["session_id"]
+        wait_until(lambda: heard.about(sid) == ["created"], what="the page told")

@@ -11,6 +11,7 @@ the owner's list. Until then nobody can see it; a loser of the race deletes its 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import cast
 
@@ -51,8 +52,10 @@ class ImportWriter:
         model: str,
         ttl_seconds: int = 0,
         search: SearchIndex | None = None,
+        changed: Callable[[str, str, str], None] | None = None,
     ) -> None:
         self.redis = redis
+        self.changed = changed  # told (owner, sid, kind) so open pages update
         self.keys = keys
         self.persona = persona
         self.model = model
@@ -102,6 +105,8 @@ class ImportWriter:
             await self.redis.delete(*self.keys.conversation_keys(sid))
             return ""
         await self.redis.zadd(self.keys.user_sessions(owner), {sid: updated})
+        if self.changed is not None:
+            self.changed(owner, sid, "created")
         if self.search is not None:
             await self._index(owner, sid, messages)
         return sid
@@ -160,6 +165,8 @@ class ImportWriter:
         await self.redis.zrem(self.keys.user_sessions(owner), sid)
         await self.redis.delete(*self.keys.conversation_keys(sid))
         await self._unclaim(keys=[self.keys.imported(owner)], args=[source_id, sid])
+        if self.changed is not None:
+            self.changed(owner, sid, "deleted")
 
 
 def _json_list(ids: list[str]) -> str:

@@ -243,7 +243,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         writer = ImportWriter(
             redis, keys, persona=chat.default_persona, model=models.default_model,
-            ttl_seconds=store.ttl_seconds, search=search,
+            ttl_seconds=store.ttl_seconds, search=search, changed=store.changed,
         )  # fmt: skip
         imports = ImportJobs(
             redis, keys, writer, ImportLimits.of(settings),
