@@ -6,7 +6,9 @@ Three sources, so a new code cannot slip past the page's table unnoticed:
   ``parlour`` imported first, so each one is defined);
 - literals in ``src/parlour``: a ``code="..."`` argument (a more precise code for
   one raise), a literal code handed to ``error_response`` (middleware refusals,
-  validation) and a ``{"code": "..."}`` dict entry (stream events);
+  validation), to ``reject`` or ``ImportRejected`` (an import's refusals) or as a
+  ``Skipped`` conversation's code (an import's report), and a ``{"code": "..."}`` dict
+  entry (stream events);
 - ``http_<status>`` for every status the web framework raises ``HTTPException``
   with (routing's 404 and 405, a body that cannot be parsed, static files), as
   ``web/errors.py`` names them.
@@ -61,6 +63,12 @@ def literal_codes() -> set[str]:
                 literal = _literal(node.args[1]) if len(node.args) > 1 else None
                 if name == "error_response" and literal:
                     codes.add(literal)
+                first = _literal(node.args[0]) if node.args else None
+                if name in ("reject", "ImportRejected") and first:
+                    codes.add(first)
+                third = _literal(node.args[2]) if len(node.args) > 2 else None
+                if name == "Skipped" and third:
+                    codes.add(third)
             elif isinstance(node, ast.Dict):
                 for key, value in zip(node.keys, node.values, strict=True):
                     if _literal(key) == "code" and (code := _literal(value)):

@@ -39,6 +39,15 @@ from tests.test_branches import (  # noqa: F401
     test_switching_to_a_version_shows_its_newest_leaf,
     test_the_tutorial_history_is_the_active_branch,
 )
+from tests.test_import import (  # noqa: F401
+    test_a_chatgpt_zip_keeps_titles_times_and_branches,
+    test_imported_messages_are_found_by_search,
+    test_importing_the_same_file_twice_adds_nothing,
+)
+from tests.test_import_limits import (  # noqa: F401
+    test_deep_nesting_fails_the_import_and_keeps_nothing,
+)
+from tests.test_import_parlour import test_export_then_import_gives_the_same_tree  # noqa: F401
 from tests.test_isolation import test_isolation_matrix  # noqa: F401
 from tests.test_limits import (  # noqa: F401
     pair,

@@ -17,6 +17,8 @@ from parlour.config import Settings
 from parlour.web.app import create_app
 from tests.accounts import PASSWORD_MODE, signed_up
 from tests.conftest import ServerFactory
+from tests.fixtures.chatgpt import Conversation, conversations_json
+from tests.importing import imported
 from tests.live import collect, sse
 from tests.upstream import Reply, ScriptedUpstream
 from tests.waiting import wait_until
@@ -133,6 +135,9 @@ def test_isolation_matrix(make_server: ServerFactory, upstream: ScriptedUpstream
     })  # fmt: skip
     assert persona.status_code == 201, persona.text
     alice_id = alice.get("/api/v1/auth/me").json()["id"]
+    secret = Conversation("alice's secret import")
+    secret.turn("my bank pin is 1234", "noted")
+    alice_import = imported(alice, conversations_json([secret.export()]), "c.json")["id"]
     bobs_sid = bob.post("/api/v1/sessions", json={}).json()["id"]
     routes = routes_with_ids(spec)
     paths = {path for _m, path, _op in routes}
@@ -147,7 +152,7 @@ def test_isolation_matrix(make_server: ServerFactory, upstream: ScriptedUpstream
         for reply in (running, finished_reply):
             alices = {"session_id": sid, "reply_id": reply, "message_id": first_message,
                       "token_id": token["id"], "user_id": alice_id,
-                      "persona_id": persona.json()["id"]}  # fmt: skip
+                      "persona_id": persona.json()["id"], "import_id": alice_import}  # fmt: skip
             unknown = dict.fromkeys(alices, MISSING)
             # Ids that go with a conversation are also tried in Bob's own conversation.
             mixed = {**alices, "session_id": bobs_sid}
@@ -189,6 +194,7 @@ def test_isolation_matrix(make_server: ServerFactory, upstream: ScriptedUpstream
         assert found.status_code == 200
         assert found.json()["items"] == [], q
     assert bob.get("/chat/sessions", params={"user_id": "bob"}).json()["total"] == 1
+    assert alice.get("/api/v1/sessions").json()["total"] == 2  # hers and her import
     mine = alice.get(f"/api/v1/sessions/{sid}").json()
     assert mine["title"] == "alice's secret plans"
     assert alice.get(f"/api/v1/sessions/{sid}/messages").json()["total"] == 4

@@ -105,6 +105,25 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(32_000, ge=1)
     max_body_bytes: int = Field(256 * 1024, ge=1024)
 
+    # --- imports (ChatGPT data exports, Parlour's own JSON export) --------------
+    # The file as uploaded; a larger one gets 413 before it is stored.
+    import_max_upload_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    # A ZIP: the bytes its members unpack to, in total, and the most one member may
+    # unpack to per compressed byte (a zip bomb is refused before it is unpacked).
+    import_max_unpacked_bytes: int = Field(1024 * 1024 * 1024, ge=1024)
+    import_max_ratio: int = Field(100, ge=2)
+    # The JSON: nesting depth, the longest text, the most entries of one object or list.
+    import_max_depth: int = Field(64, ge=8, le=1000)
+    import_max_string_chars: int = Field(1_000_000, ge=1000)
+    import_max_items: int = Field(100_000, ge=100)
+    # Conversations in one file, messages in one conversation (at most
+    # HISTORY_MAX_MESSAGES), messages in one file.
+    import_max_conversations: int = Field(20_000, ge=1)
+    import_max_messages: int = Field(10_000, ge=2)
+    import_max_total_messages: int = Field(1_000_000, ge=2)
+    # How long an import's progress and report stay readable.
+    import_report_ttl_seconds: int = Field(86_400, ge=60)
+
     # --- the model ------------------------------------------------------------
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None

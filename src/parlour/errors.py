@@ -7,13 +7,15 @@
     │   ├── UnknownPersona        422
     │   ├── UnknownModel          422
     │   ├── MessageTooLong        413  (also: the turn cannot fit the context)
-    │   └── BadRequest            400  a malformed header (Last-Event-ID...)
+    │   ├── BadRequest            400  a malformed header (Last-Event-ID...)
+    │   └── ImportRejected        422  a file to import that cannot be read (``code`` says why)
     ├── NotFound                  404  unknown id, or an id owned by someone else
     │   └── NoReplyInProgress     404  nothing to resume or stop
     ├── Unauthorized              401  not signed in, or the credentials are not valid
     ├── Forbidden                 403  signed in but not allowed (CSRF, admin only, disabled)
     ├── RateLimited               429  an abuse limit was reached (``retry_after`` seconds)
     ├── ReplyInProgress           409  a session already has a reply running
+    ├── ImportInProgress          409  the user's previous import is still running
     ├── ConversationFull          409  the conversation holds HISTORY_MAX_MESSAGES messages
     ├── ReplyInterrupted          (in streams) the process writing a reply died or shut down
     ├── ServerRestarting          (in streams) this process is shutting down: reconnect
@@ -82,10 +84,26 @@ class BadRequest(InvalidInput):
     code = "bad_request"
 
 
+class ImportRejected(InvalidInput):
+    """A file to import is malformed, hostile or past a limit (413 for sizes)."""
+
+    code = "import_rejected"
+
+    def __init__(self, code: str, message: str, *, status_code: int = 422) -> None:
+        super().__init__(message, code=code)
+        self.status_code = status_code
+
+
 class NotFound(ParlourError):
     status_code = 404
     code = "not_found"
     default_message = "Not found."
+
+
+class ImportInProgress(ParlourError):
+    status_code = 409
+    code = "import_in_progress"
+    default_message = "An import of yours is still running. Wait for it to finish first."
 
 
 class ReplyInProgress(ParlourError):

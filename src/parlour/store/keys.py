@@ -24,6 +24,11 @@ slot of a Redis Cluster::
     P:u:{OWNER}:replies               set    the owner's running replies (concurrency limit)
     P:u:{OWNER}:usage:DAY             str    tokens used that day (quota)
     P:u:{OWNER}:personas              hash   persona id -> JSON persona the owner made
+    P:u:{OWNER}:imported              hash   source id of an imported conversation
+                                             ("chatgpt:ID", "parlour:ID") -> its session id
+    P:u:{OWNER}:import:lock           str    the owner's running import's id (TTL, renewed)
+    P:u:{OWNER}:import:JOB            hash   an import's progress and outcome (TTL)
+    P:u:{OWNER}:import:JOB:report     list   JSON: one entry per conversation of the file
     P:u:{OWNER}:s:docs                str    the owner's search index: 32 bytes per indexed
                                              message (conversation id + message id, binary);
                                              a message's doc id is its offset / 32
@@ -130,6 +135,18 @@ class Keys:
 
     def user_personas(self, owner: str) -> str:
         return f"{self.p}:u:{{{owner}}}:personas"
+
+    def imported(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:imported"
+
+    def import_lock(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:import:lock"
+
+    def import_job(self, owner: str, job: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:import:{job}"
+
+    def import_report(self, owner: str, job: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:import:{job}:report"
 
     def search_docs(self, owner: str) -> str:
         return f"{self.p}:u:{{{owner}}}:s:docs"

@@ -21,6 +21,7 @@ from parlour.web.routes import (
     catalog,
     docs,
     health,
+    imports,
     live,
     personas,
     replies,
@@ -60,13 +61,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     set_header_timeout(settings.header_timeout_seconds)
     app.state.metrics = metrics = Metrics()
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        wider={"/api/v1/imports": settings.import_max_upload_bytes},
+    )
     install_cors(app, settings.cors_origins)
     app.add_middleware(SameOriginWrites, allowed=[*settings.cors_origins, *settings.public_origins])
     app.add_middleware(HostAllowList, hosts=allowed_hosts(settings))
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
-    routers = (auth, catalog, personas, sessions, replies, search, live, tutorial, health, docs)
+    routers = (
+        auth, catalog, personas, sessions, replies, search, live, imports, tutorial, health, docs,
+    )  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     page_facts = {

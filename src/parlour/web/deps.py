@@ -24,6 +24,7 @@ from parlour.config import Settings
 from parlour.domain import SessionInfo
 from parlour.errors import Forbidden, InvalidInput, Unauthorized
 from parlour.followers import FollowerLimit, Ticket
+from parlour.importing.jobs import ImportJobs
 from parlour.live import LiveChannel
 from parlour.personas import Personas
 from parlour.providers.registry import ModelRegistry
@@ -53,6 +54,7 @@ class Services:
     search: SearchIndex | None = None
     followers: FollowerLimit = field(default_factory=lambda: FollowerLimit(20))
     live: LiveChannel | None = None
+    imports: ImportJobs | None = None
 
 
 # Dependencies are coroutines even where nothing is awaited: FastAPI runs a plain

@@ -22,6 +22,8 @@ from parlour.config import Settings
 from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
 from parlour.errors import ModelNotConfigured
 from parlour.followers import FollowerLimit
+from parlour.importing.jobs import ImportJobs
+from parlour.importing.limits import ImportLimits
 from parlour.indexer import Indexer
 from parlour.live import LiveChannel
 from parlour.metrics import Metrics, Timer
@@ -34,6 +36,7 @@ from parlour.ratelimit import Limiter
 from parlour.replies import ReplyManager
 from parlour.store import ConversationStore, Keys, ReplyLedger
 from parlour.store.backfill import Backfill
+from parlour.store.importer import ImportWriter
 from parlour.store.migrate import FormatError, ensure_format
 from parlour.store.personas import PersonaStore
 from parlour.store.search import SearchIndex
@@ -238,9 +241,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.callback(
             on_stop_signal(lambda: replies.begin_shutdown(settings.shutdown_grace_seconds))
         )
+        writer = ImportWriter(
+            redis, keys, persona=chat.default_persona, model=models.default_model,
+            ttl_seconds=store.ttl_seconds, search=search, changed=store.changed,
+        )  # fmt: skip
+        imports = ImportJobs(
+            redis, keys, writer, ImportLimits.of(settings),
+            report_ttl=settings.import_report_ttl_seconds,
+        )  # fmt: skip
+        stack.push_async_callback(imports.stop)
         app.state.services = Services(
             settings, store, ledger, chat, replies, models, personas, accounts, limiter, search,
             followers=FollowerLimit(settings.max_followers_per_user), live=live,
+            imports=imports,
         )  # fmt: skip
         log.info(
             "Parlour ready: models %s (default %s)",

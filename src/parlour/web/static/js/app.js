@@ -10,6 +10,7 @@ import { describeError } from "./errors.js";
 import { onLangChange, t, translate } from "./i18n.js";
 import { personaIcon } from "./icons.js";
 import { startLive } from "./live.js";
+import { setupImport } from "./importer.js";
 import { hideBanner, showBanner, toast } from "./notify.js";
 import { setupPrefs } from "./prefs.js";
 import { AutoScroll } from "./scroll.js";
@@ -73,7 +74,6 @@ const composer = new Composer(
 );
 
 const searchBox = setupSearch(conversation, { beforeOpen: closeSidebar });
-
 // --- the open session -----------------------------------------------------------
 
 function showSession(session, activity) {
@@ -235,6 +235,7 @@ window.addEventListener("hashchange", () => {
   else if (conversation.session) newChat();
 });
 setupConnection();
+setupImport({ onImported: () => loadSessions(false) });
 onLangChange(() => {
   catalog.fill(conversation.session?.persona);
   fillHelp($("shortcut-list"));

@@ -1,8 +1,10 @@
 // UI text in Simplified Chinese and English. The language comes from a saved
 // choice, else navigator.language; theme-init.js has already set <html lang>.
+import { IMPORT_ERROR_KEYS, IMPORT_STRINGS } from "./import-strings.js";
 
 export const STRINGS = {
   zh: {
+    ...IMPORT_STRINGS.zh,
     skipToInput: "跳到输入框",
     conversations: "对话列表",
     conversation: "对话内容",
@@ -150,6 +152,7 @@ export const STRINGS = {
     task: "任务",
   },
   en: {
+    ...IMPORT_STRINGS.en,
     skipToInput: "Skip to message box",
     conversations: "Conversations",
     conversation: "Conversation",
@@ -306,6 +309,7 @@ export const STRINGS = {
  * "After" variant (errTooMany / errTooManyAfter) uses it when `retry_after` is known.
  */
 export const ERROR_KEYS = {
+  ...IMPORT_ERROR_KEYS,
   internal_error: "errInternal",
   http_500: "errInternal",
   invalid_input: "errInvalid",
