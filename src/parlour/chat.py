@@ -10,11 +10,11 @@ from typing import TypeVar
 
 from parlour.context import build_context, check_fits
 from parlour.domain import Message, ModelInfo, Persona, ReplyFacts, SessionInfo, new_id, now
-from parlour.errors import InvalidInput, MessageTooLong, ParlourError, RateLimited, UnknownPersona
+from parlour.errors import InvalidInput, MessageTooLong, RateLimited, UnknownPersona
 from parlour.personas import Personas, fill_prompt
 from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.providers.registry import ModelRegistry
-from parlour.replies import Reply, ReplyManager
+from parlour.replies import Outcome, Reply, ReplyManager
 from parlour.store import Claimed, ConversationStore
 
 T = TypeVar("T")
@@ -235,19 +235,21 @@ class ChatService:
             stop=self.stop,
         )
 
-        def persist(text: str, status: str, error: ParlourError | None, _reason: str) -> Message:
+        def persist(outcome: Outcome) -> Message:
             # A reply stopped before any text is kept too (empty, "partial"): the page
             # shows that it was stopped, and the model never sees an empty turn. Its id
             # is the reply's, so storing it twice stores it once.
             return Message(
                 facts.id,
                 "assistant",
-                text,
+                outcome.text,
                 now(),
                 persona.id,
-                status=status,  # type: ignore[arg-type]
+                status=outcome.status,  # type: ignore[arg-type]
                 model=info.id,
-                error=error.code if error else None,
+                error=outcome.error.code if outcome.error else None,
+                reasoning=outcome.reasoning,
+                reasoning_seconds=outcome.reasoning_seconds,
                 parent=user_id,
             )
 

@@ -65,6 +65,10 @@ class Message:  # and a turn decodes hundreds of these
     status: MessageStatus = "complete"
     model: str | None = None
     error: str | None = None
+    # A reasoning model's thinking, kept apart from the answer (never sent back to it),
+    # and how long it thought, in seconds.
+    reasoning: str = ""
+    reasoning_seconds: float | None = None
     # The message it follows (None: a first message). Kept in the conversation's tree,
     # not in the stored message.
     parent: str | None = None
@@ -138,12 +142,19 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """Thinking that the provider sends apart from the answer (``reasoning_content``)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     reason: str = "stop"
     usage: Usage = field(default_factory=Usage)
 
 
-ProviderEvent = TextDelta | Finish
+ProviderEvent = TextDelta | ReasoningDelta | Finish
 
 
 # --- what a reply stream carries (SSE event names) ----------------------------
@@ -162,6 +173,11 @@ class EventKind(StrEnum):
 
     START = "start"
     DELTA = "delta"
+    # A reasoning model's thinking: ``{"content"}``, appended to the reasoning so far;
+    # with ``"replace_answer": true`` the answer streamed so far was thinking too (its
+    # opening tag was in the prompt) and ``content`` holds all of it: the answer starts
+    # again from empty.
+    REASONING = "reasoning"
     DONE = "done"
     # Not ``error``: a browser's EventSource fires its own ``error`` for connection errors.
     FAILURE = "failure"

@@ -161,7 +161,13 @@ def message_json(message: Message) -> str:
     """A message as stored: everything but its place in the tree (kept in the tree)."""
     fields = asdict(message)
     del fields["parent"]
+    for name, empty in _UNSET:  # newer fields are left out until used: older ones
+        if fields[name] == empty:  # decode as they did, and storage stays small
+            del fields[name]
     return orjson.dumps(fields).decode()
+
+
+_UNSET: tuple[tuple[str, object], ...] = (("reasoning", ""), ("reasoning_seconds", None))
 
 
 def messages_from_json(raw: list[str | None], parents: list[str]) -> list[Message]:

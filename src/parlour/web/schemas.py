@@ -173,6 +173,14 @@ class MessageOut(BaseModel):
     status: Literal["complete", "partial", "error"]
     model: str | None = None
     error: str | None = None
+    reasoning: str = Field(
+        "",
+        description="A reasoning model's thinking before its answer (empty: none). Kept "
+        "apart from `content` and never sent back to the model.",
+    )
+    reasoning_seconds: float | None = Field(
+        None, description="How long the model thought, in seconds (with `reasoning`)."
+    )
     parent_id: str | None = Field(None, description="The message this one follows.")
     siblings: list[str] = Field(
         default_factory=list,
@@ -194,6 +202,8 @@ class MessageOut(BaseModel):
             status=m.status,
             model=m.model,
             error=m.error,
+            reasoning=m.reasoning,
+            reasoning_seconds=m.reasoning_seconds,
         )
 
 
