@@ -99,6 +99,20 @@ class ReplyFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatParams:
+    """A conversation's own sampling parameters and extra system prompt (None: not set;
+    the server's default applies, or the provider's own when the server has none)."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    seed: int | None = None
+    system_prompt: str | None = None  # added after the persona's
+
+
+@dataclass(frozen=True, slots=True)
 class SessionInfo:
     id: str
     owner: str
@@ -109,6 +123,7 @@ class SessionInfo:
     updated_at: float
     message_count: int = 0
     active: str = ""  # the active branch's leaf ("" when empty)
+    params: ChatParams = ChatParams()
 
 
 @dataclass(slots=True)

@@ -184,6 +184,7 @@ class LocalProvider:
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
                 stop=list(request.stop) or None,
+                **request.optional(),
             )
             for chunk in chunks:
                 if cancel.is_set():

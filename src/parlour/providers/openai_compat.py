@@ -172,6 +172,7 @@ class OpenAICompatProvider:
         }
         if request.stop:
             body["stop"] = list(request.stop)
+        body.update(request.optional())
         # The SDK's client sends it (auth, base URL, timeouts, typed HTTP errors), but the
         # body goes already encoded (as `content`, sent as it is) and the stream is
         # parsed here: its per-request type transforms, its JSON encoder and a model

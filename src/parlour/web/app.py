@@ -19,6 +19,7 @@ from parlour.web.observe import Observe
 from parlour.web.routes import (
     auth,
     catalog,
+    chat_settings,
     docs,
     health,
     personas,
@@ -65,7 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HostAllowList, hosts=allowed_hosts(settings))
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
-    for module in (auth, catalog, personas, sessions, replies, search, tutorial, health, docs):
+    for module in (auth, catalog, personas, sessions, chat_settings, replies, search, tutorial,
+                   health, docs):  # fmt: skip
         app.include_router(module.router)
     page_facts = {
         "auth-mode": settings.auth_mode,

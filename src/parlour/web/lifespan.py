@@ -19,6 +19,7 @@ from parlour.accounts import AccountService
 from parlour.chat import ChatService
 from parlour.cluster import open_cluster, ping
 from parlour.config import Settings
+from parlour.domain import ChatParams
 from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
 from parlour.errors import ModelNotConfigured
 from parlour.followers import FollowerLimit
@@ -223,6 +224,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             temperature=settings.temperature,
             stop=settings.stop,
             daily_token_quota=settings.daily_token_quota,
+            sampling=ChatParams(
+                top_p=settings.top_p,
+                presence_penalty=settings.presence_penalty,
+                frequency_penalty=settings.frequency_penalty,
+                seed=settings.seed,
+            ),
         )
         replies.start_background()
         probe = asyncio.create_task(_watch_redis(redis, metrics), name="redis-latency")

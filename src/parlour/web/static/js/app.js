@@ -2,6 +2,7 @@
 import { api, whenSignedOut } from "./api.js";
 import { Auth } from "./auth.js";
 import { Catalog } from "./catalog.js";
+import { setupChatSettings } from "./chatsettings.js";
 import { Composer } from "./composer.js";
 import { setupConnection } from "./connection.js";
 import { Conversation } from "./conversation.js";
@@ -72,6 +73,7 @@ const composer = new Composer(
 );
 
 const searchBox = setupSearch(conversation, { beforeOpen: closeSidebar });
+setupChatSettings(() => conversation.session);
 
 // --- the open session -----------------------------------------------------------
 
