@@ -292,6 +292,9 @@ class ChatService:
                 error=outcome.error.code if outcome.error else None,
                 reasoning=outcome.reasoning,
                 reasoning_seconds=outcome.reasoning_seconds,
+                prompt_tokens=outcome.usage.prompt_tokens if outcome.usage else None,
+                completion_tokens=outcome.usage.completion_tokens if outcome.usage else None,
+                duration=outcome.duration,
                 parent=user_id,
             )
 

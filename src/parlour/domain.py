@@ -69,6 +69,10 @@ class Message:  # and a turn decodes hundreds of these
     # and how long it thought, in seconds.
     reasoning: str = ""
     reasoning_seconds: float | None = None
+    # What the reply cost (as the provider reported it, else counted) and how long it took.
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    duration: float | None = None
     # The message it follows (None: a first message). Kept in the conversation's tree,
     # not in the stored message.
     parent: str | None = None

@@ -51,6 +51,7 @@ from parlour.domain import (
     ReplyFacts,
     ReplyStatus,
     TextDelta,
+    Usage,
     new_id,
 )
 from parlour.errors import (
@@ -66,6 +67,7 @@ from parlour.errors import (
 )
 from parlour.followers import StreamReaders
 from parlour.grace import hand_over_time
+from parlour.metering import measure
 from parlour.metrics import Metrics, Timer
 from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.reaper import Reaper
@@ -85,6 +87,8 @@ class Outcome:
     finish_reason: str
     reasoning: str = ""
     reasoning_seconds: float | None = None
+    usage: Usage | None = None  # None: nothing was spent
+    duration: float | None = None  # seconds, from the request to the end
 
 
 # Called once when a reply ends, with its outcome -> the assistant message to store.
@@ -132,18 +136,6 @@ def coalesce(events: list[ReplyEvent]) -> list[ReplyEvent]:
 
 
 _MERGED = frozenset({EventKind.DELTA, EventKind.REASONING})
-
-
-async def completion_tokens(provider: ChatProvider, finish: Finish, text: str) -> int:
-    """The tokens a reply cost: the model's reported usage, else its tokenizer's count."""
-    reported = finish.usage.completion_tokens
-    if reported is not None:
-        return reported
-    if not text:
-        return 0
-    if getattr(provider, "tokenizer_blocks", False):
-        return await asyncio.to_thread(provider.count_tokens, text)
-    return provider.count_tokens(text)
 
 
 class _Text:
@@ -440,9 +432,15 @@ class ReplyManager:
                 else:
                     stopped = finish.reason == "stopped"
                     status = ReplyStatus.PARTIAL if stopped else ReplyStatus.COMPLETE
-                outcome = Outcome(answer, status, error, finish.reason, reasoning, text.seconds())
+                usage = await measure(provider, finish, request.messages, answer + reasoning)
+                finish = replace(finish, usage=usage or Usage())
+                outcome = Outcome(
+                    answer, status, error, finish.reason, reasoning, text.seconds(), usage,
+                    round(timer.elapsed(), 3),
+                )  # fmt: skip
                 message = persist(outcome)
-                tokens = await completion_tokens(provider, finish, answer + reasoning)
+                # The daily quota counts what the model wrote (its thinking included).
+                tokens = (usage.completion_tokens or 0) if usage else 0
                 m.tokens.inc(tokens)
                 message_id = await self._finish(reply, message, status, tokens)
             except Exception:

@@ -9,7 +9,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from tests.browser.chat import chat, open_app, reload
 from tests.browser.conftest import ContextFactory
 from tests.live import LiveServer
-from tests.upstream import ScriptedUpstream
+from tests.upstream import Reply, ScriptedUpstream
 
 pytestmark = pytest.mark.browser
 
@@ -66,3 +66,21 @@ def test_the_panel_speaks_chinese_and_waits_for_a_conversation(
     expect(panel.locator("#param-temperature")).to_be_disabled()
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
+
+
+def test_the_panel_shows_todays_usage(app: Page, upstream: ScriptedUpstream) -> None:
+    app.locator("#chat-settings-open").click()
+    panel = app.locator("#chat-settings")
+    expect(panel.locator("#usage-table")).to_have_text("No usage yet today.")
+    app.keyboard.press("Escape")
+    upstream.enqueue(
+        Reply(["Hi"], usage={"prompt_tokens": 1200, "completion_tokens": 3}),
+        Reply(["Again"], usage={"prompt_tokens": 1300, "completion_tokens": 4}),
+    )
+    chat(app, "one")
+    chat(app, "two")
+    app.locator("#chat-settings-open").click()
+    rows = panel.locator("#usage-table tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_have_text("ModelPrompt tokensCompletion tokensReplies")
+    expect(rows.nth(1)).to_have_text("scripted-model2,50072")

@@ -188,7 +188,13 @@ def message_json(message: Message) -> str:
     return orjson.dumps(fields).decode()
 
 
-_UNSET: tuple[tuple[str, object], ...] = (("reasoning", ""), ("reasoning_seconds", None))
+_UNSET: tuple[tuple[str, object], ...] = (
+    ("reasoning", ""),
+    ("reasoning_seconds", None),
+    ("prompt_tokens", None),
+    ("completion_tokens", None),
+    ("duration", None),
+)
 
 
 def messages_from_json(raw: list[str | None], parents: list[str]) -> list[Message]:

@@ -27,6 +27,7 @@ from parlour.web.routes import (
     search,
     sessions,
     tutorial,
+    usage,
 )
 from parlour.web.security import (
     HostAllowList,
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
     for module in (auth, catalog, personas, sessions, chat_settings, replies, search, tutorial,
-                   health, docs):  # fmt: skip
+                   usage, health, docs):  # fmt: skip
         app.include_router(module.router)
     page_facts = {
         "auth-mode": settings.auth_mode,

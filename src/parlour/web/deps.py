@@ -30,6 +30,7 @@ from parlour.ratelimit import Limiter
 from parlour.replies import ReplyManager
 from parlour.store import ConversationStore, ReplyLedger
 from parlour.store.search import SearchIndex
+from parlour.store.usage import UsageStore
 
 LOCAL_USER = "local"
 SESSION_COOKIE = "parlour_session"
@@ -51,6 +52,7 @@ class Services:
     limiter: Limiter | None = None  # only with AUTH_MODE=password
     search: SearchIndex | None = None
     followers: FollowerLimit = field(default_factory=lambda: FollowerLimit(20))
+    usage: UsageStore | None = None
 
 
 # Dependencies are coroutines even where nothing is awaited: FastAPI runs a plain

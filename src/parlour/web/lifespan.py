@@ -37,6 +37,7 @@ from parlour.store.backfill import Backfill
 from parlour.store.migrate import FormatError, ensure_format
 from parlour.store.personas import PersonaStore
 from parlour.store.search import SearchIndex
+from parlour.store.usage import UsageStore
 from parlour.web.deps import Services
 from parlour.web.stopping import on_stop_signal
 
@@ -242,6 +243,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = Services(
             settings, store, ledger, chat, replies, models, personas, accounts, limiter, search,
             followers=FollowerLimit(settings.max_followers_per_user),
+            usage=UsageStore(redis, keys),
         )  # fmt: skip
         log.info(
             "Parlour ready: models %s (default %s)",

@@ -181,6 +181,12 @@ class MessageOut(BaseModel):
     reasoning_seconds: float | None = Field(
         None, description="How long the model thought, in seconds (with `reasoning`)."
     )
+    prompt_tokens: int | None = Field(
+        None,
+        description="A reply's prompt tokens, as the model service reported them, else counted.",
+    )
+    completion_tokens: int | None = Field(None, description="A reply's tokens (its thinking too).")
+    duration: float | None = Field(None, description="A reply's time, request to end, in seconds.")
     parent_id: str | None = Field(None, description="The message this one follows.")
     siblings: list[str] = Field(
         default_factory=list,
@@ -204,6 +210,9 @@ class MessageOut(BaseModel):
             error=m.error,
             reasoning=m.reasoning,
             reasoning_seconds=m.reasoning_seconds,
+            prompt_tokens=m.prompt_tokens,
+            completion_tokens=m.completion_tokens,
+            duration=m.duration,
         )
 
 

@@ -1,10 +1,12 @@
 // The chat settings panel: a conversation's own sampling parameters and extra system
 // prompt (GET/PATCH /api/v1/sessions/{id}/settings). An empty field is "not set": the
-// server's default applies (shown as the field's placeholder).
+// server's default applies (shown as the field's placeholder). Below them, today's
+// usage (usage.js).
 import { request } from "./api.js";
 import { describeError } from "./errors.js";
 import { t } from "./i18n.js";
 import { toast } from "./notify.js";
+import { showUsage } from "./usage.js";
 
 const FIELDS = ["temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "seed"];
 const INTEGERS = new Set(["max_tokens", "seed"]);
@@ -57,6 +59,7 @@ export function setupChatSettings(currentSession) {
     fill({});
     for (const el of controls()) el.disabled = !sid;
     dialog.showModal();
+    showUsage($("usage-table"));
     if (!sid) return;
     try {
       const values = await (await request(path(sid))).json();
