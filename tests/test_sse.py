@@ -31,6 +31,8 @@ def wire(event: ReplyEvent, tutorial: bool = False) -> bytes | None:
          'event: delta\ndata: {"content":"a\\r\\nb\\rc\u2028"}\nid: ab12:3\n\n'.encode()),
         (ReplyEvent(4, "done", {"finish_reason": "stop"}),
          b'event: done\ndata: {"finish_reason":"stop"}\nid: ab12:4\n\n'),
+        (ReplyEvent(2, "reasoning", {"content": "Hmm"}),
+         b'event: reasoning\ndata: {"content":"Hmm"}\nid: ab12:2\n\n'),
         (ReplyEvent(5, "failure", {"code": "x", "message": "m"}),
          b'event: failure\ndata: {"code":"x","message":"m"}\nid: ab12:5\n\n'),
     ],
@@ -45,6 +47,7 @@ def test_api_frames(event: ReplyEvent, expected: bytes) -> None:
         (ReplyEvent(1, "start", {"reply_id": "r"}), None),
         (ReplyEvent(2, "delta", {"content": "你好"}),
          'data: {"content":"你好","type":"chunk"}\n\n'.encode()),
+        (ReplyEvent(2, "reasoning", {"content": "Hmm"}), None),  # only the answer
         (ReplyEvent(3, "done", {}), b'data: {"type":"end"}\n\n'),
         (ReplyEvent(3, "failure", {"code": "c", "message": "went wrong"}),
          b'data: {"type":"error","content":"went wrong"}\n\n'),

@@ -37,6 +37,12 @@ class Reply:
     usage: dict[str, int] | None = None
     keepalive: float = 0.0  # while waiting ``delay``, send a comment line this often
     ragged: bool = False  # CRLF line ends, and every frame sent in two pieces cut mid-line
+    # Thinking streamed before the deltas in a field of its own (``reasoning_field``:
+    # DeepSeek's and llama.cpp's ``reasoning_content``, vLLM's ``reasoning``). The other
+    # form, ``<think>…</think>`` inside the content, is written into ``deltas`` as is.
+    reasoning: list[str] = field(default_factory=list)
+    reasoning_field: str = "reasoning_content"
+    hold: float = 0.0  # after the reasoning and the deltas, wait this long before the end
 
 
 @dataclass
@@ -168,8 +174,13 @@ class ScriptedUpstream:
                 await asyncio.sleep(script.first_delay)
             async for piece in send(chunk({"role": "assistant", "content": ""})):
                 yield piece
-            for i, text in enumerate(script.deltas):
+            for i, thought in enumerate(script.reasoning):
                 if i and script.delay:
+                    await asyncio.sleep(script.delay)
+                async for piece in send(chunk({script.reasoning_field: thought})):
+                    yield piece
+            for i, text in enumerate(script.deltas):
+                if (i or script.reasoning) and script.delay:
                     waited = 0.0
                     while script.keepalive and waited + script.keepalive < script.delay:
                         await asyncio.sleep(script.keepalive)
@@ -178,6 +189,8 @@ class ScriptedUpstream:
                     await asyncio.sleep(script.delay - waited)
                 async for piece in send(chunk({"content": text})):
                     yield piece
+            if script.hold:
+                await asyncio.sleep(script.hold)
             if script.error_event is not None:
                 err = {"error": {"message": script.error_event, "type": "server_error"}}
                 yield f"data: {json.dumps(err)}\n\n".encode()

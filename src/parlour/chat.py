@@ -9,12 +9,21 @@ from dataclasses import replace
 from typing import TypeVar
 
 from parlour.context import build_context, check_fits
-from parlour.domain import Message, ModelInfo, Persona, ReplyFacts, SessionInfo, new_id, now
-from parlour.errors import InvalidInput, MessageTooLong, ParlourError, RateLimited, UnknownPersona
+from parlour.domain import (
+    ChatParams,
+    Message,
+    ModelInfo,
+    Persona,
+    ReplyFacts,
+    SessionInfo,
+    new_id,
+    now,
+)
+from parlour.errors import InvalidInput, MessageTooLong, RateLimited, UnknownPersona
 from parlour.personas import Personas, fill_prompt
 from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.providers.registry import ModelRegistry
-from parlour.replies import Reply, ReplyManager
+from parlour.replies import Outcome, Reply, ReplyManager
 from parlour.store import Claimed, ConversationStore
 
 T = TypeVar("T")
@@ -22,6 +31,10 @@ T = TypeVar("T")
 
 def _seconds_to_midnight() -> float:
     return 86_400 - time.time() % 86_400
+
+
+def _either(own: T | None, default: T | None) -> T | None:
+    return default if own is None else own
 
 
 def check_text(text: str, *, what: str, max_chars: int, allow_empty: bool = False) -> str:
@@ -57,6 +70,7 @@ class ChatService:
         stop: list[str],
         context_messages: int = 400,
         daily_token_quota: int = 0,
+        sampling: ChatParams | None = None,
     ) -> None:
         self.store = store
         self.models = models
@@ -70,6 +84,10 @@ class ChatService:
         self.stop = stop
         self.context_messages = context_messages
         self.daily_token_quota = daily_token_quota
+        # What applies where a conversation sets nothing (None: not sent at all).
+        self.defaults = replace(
+            sampling or ChatParams(), temperature=temperature, max_tokens=max_tokens
+        )
 
     async def create_session(
         self, owner: str, *, persona: str | None = None, title: str = "", model: str | None = None
@@ -102,6 +120,19 @@ class ChatService:
         if model is not None:
             model = self.models.check(model)
         return await self.store.update_session(session, title=title, persona=persona, model=model)
+
+    async def update_params(self, session: SessionInfo, changes: dict[str, object]) -> SessionInfo:
+        """Change some of the conversation's parameters (None unsets one); the ranges
+        were checked by the request's schema."""
+        prompt = changes.get("system_prompt")
+        if isinstance(prompt, str):
+            check_text(prompt, what="system prompt", max_chars=8_000, allow_empty=True)
+            changes["system_prompt"] = prompt if prompt.strip() else None
+        return await self.store.set_params(session, replace(session.params, **changes))  # type: ignore[arg-type]
+
+    def _budget(self, info: ModelInfo, session: SessionInfo) -> int:
+        """Tokens the context may take: the window less what the reply may write."""
+        return info.context_window - max(self.reply_reserve_tokens, session.params.max_tokens or 0)
 
     async def send(
         self,
@@ -161,6 +192,12 @@ class ChatService:
         owner = session.owner
         chosen = await self._persona(session, persona)
         prompt = fill_prompt(chosen.system_prompt, user_name=user_name, language=language)
+        if session.params.system_prompt:  # the conversation's own, after the persona's
+            prompt = (
+                f"{prompt}\n\n{session.params.system_prompt}"
+                if prompt
+                else session.params.system_prompt
+            )
         chosen = replace(chosen, system_prompt=prompt)
         if self.daily_token_quota:
             used = await self.replies.ledger.usage_today(owner)
@@ -171,7 +208,7 @@ class ChatService:
                     retry_after=_seconds_to_midnight(),
                 )
         info, provider = self.models.resolve(session.model)
-        budget = info.context_window - self.reply_reserve_tokens
+        budget = self._budget(info, session)
         again = content is None
         user: Message | None = None
         if not again:
@@ -221,33 +258,43 @@ class ChatService:
             content, user_id = claimed.start.content, claimed.start.id
         else:
             content, user_id = user.content, user.id
-        budget = info.context_window - self.reply_reserve_tokens
+        budget = self._budget(info, session)
         turns = await self._count(
             provider, build_context, persona.system_prompt, claimed.history, content, budget
         )
         if persona.id != session.persona:  # saved only once the message is accepted
             session = await self.store.update_session(session, persona=persona.id)
+        own, default = session.params, self.defaults
         request = CompletionRequest(
             model=info.id,
             messages=turns,
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
+            max_tokens=own.max_tokens or self.max_tokens,
+            temperature=self.temperature if own.temperature is None else own.temperature,
             stop=self.stop,
+            top_p=_either(own.top_p, default.top_p),
+            presence_penalty=_either(own.presence_penalty, default.presence_penalty),
+            frequency_penalty=_either(own.frequency_penalty, default.frequency_penalty),
+            seed=_either(own.seed, default.seed),
         )
 
-        def persist(text: str, status: str, error: ParlourError | None, _reason: str) -> Message:
+        def persist(outcome: Outcome) -> Message:
             # A reply stopped before any text is kept too (empty, "partial"): the page
             # shows that it was stopped, and the model never sees an empty turn. Its id
             # is the reply's, so storing it twice stores it once.
             return Message(
                 facts.id,
                 "assistant",
-                text,
+                outcome.text,
                 now(),
                 persona.id,
-                status=status,  # type: ignore[arg-type]
+                status=outcome.status,  # type: ignore[arg-type]
                 model=info.id,
-                error=error.code if error else None,
+                error=outcome.error.code if outcome.error else None,
+                reasoning=outcome.reasoning,
+                reasoning_seconds=outcome.reasoning_seconds,
+                prompt_tokens=outcome.usage.prompt_tokens if outcome.usage else None,
+                completion_tokens=outcome.usage.completion_tokens if outcome.usage else None,
+                duration=outcome.duration,
                 parent=user_id,
             )
 

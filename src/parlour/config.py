@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     openai_context_window: int = Field(128_000, ge=256)
     temperature: float = Field(0.7, ge=0, le=2)
     max_tokens: int = Field(1024, ge=1)
+    # Defaults for the sampling parameters a conversation may set for itself; unset ones
+    # are not sent (the provider's own default applies).
+    top_p: float | None = Field(None, ge=0, le=1)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    seed: int | None = Field(None, ge=0, le=2**53 - 1)
     stop: list[str] = Field(default_factory=list)
     # Tokens kept free for the reply when the context is trimmed.
     reply_reserve_tokens: int = Field(1024, ge=1)

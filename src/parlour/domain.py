@@ -65,6 +65,14 @@ class Message:  # and a turn decodes hundreds of these
     status: MessageStatus = "complete"
     model: str | None = None
     error: str | None = None
+    # A reasoning model's thinking, kept apart from the answer (never sent back to it),
+    # and how long it thought, in seconds.
+    reasoning: str = ""
+    reasoning_seconds: float | None = None
+    # What the reply cost (as the provider reported it, else counted) and how long it took.
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    duration: float | None = None
     # The message it follows (None: a first message). Kept in the conversation's tree,
     # not in the stored message.
     parent: str | None = None
@@ -95,6 +103,20 @@ class ReplyFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatParams:
+    """A conversation's own sampling parameters and extra system prompt (None: not set;
+    the server's default applies, or the provider's own when the server has none)."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    seed: int | None = None
+    system_prompt: str | None = None  # added after the persona's
+
+
+@dataclass(frozen=True, slots=True)
 class SessionInfo:
     id: str
     owner: str
@@ -105,6 +127,7 @@ class SessionInfo:
     updated_at: float
     message_count: int = 0
     active: str = ""  # the active branch's leaf ("" when empty)
+    params: ChatParams = ChatParams()
 
 
 @dataclass(slots=True)
@@ -138,12 +161,19 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """Thinking that the provider sends apart from the answer (``reasoning_content``)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     reason: str = "stop"
     usage: Usage = field(default_factory=Usage)
 
 
-ProviderEvent = TextDelta | Finish
+ProviderEvent = TextDelta | ReasoningDelta | Finish
 
 
 # --- what a reply stream carries (SSE event names) ----------------------------
@@ -162,6 +192,11 @@ class EventKind(StrEnum):
 
     START = "start"
     DELTA = "delta"
+    # A reasoning model's thinking: ``{"content"}``, appended to the reasoning so far;
+    # with ``"replace_answer": true`` the answer streamed so far was thinking too (its
+    # opening tag was in the prompt) and ``content`` holds all of it: the answer starts
+    # again from empty.
+    REASONING = "reasoning"
     DONE = "done"
     # Not ``error``: a browser's EventSource fires its own ``error`` for connection errors.
     FAILURE = "failure"

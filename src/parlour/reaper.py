@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from parlour.domain import EventKind, Message, MessageStatus, ReplyEvent, ReplyStatus, now
 from parlour.errors import ReplyInterrupted
+from parlour.reasoning import split_events
 from parlour.store import Finished, ReplyLedger
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,14 @@ class Reaper:
         facts = await self.ledger.facts(sid, rid)
         events = await self.ledger.all_events(sid, rid)
         if facts is not None and not (events and events[-1].final):
-            text = "".join(str(e.data["content"]) for e in events if e.kind == EventKind.DELTA)
+            text, reasoning = split_events(events)
             error = ReplyInterrupted()
             # The reply's own id: storing it twice (a retry, or the process coming
             # back) stores it once.
-            status: MessageStatus = "partial" if text else "error"
+            status: MessageStatus = "partial" if text or reasoning else "error"
             message = Message(rid, "assistant", text, now(), facts.persona, status=status,
-                              model=facts.model or None, error=error.code)  # fmt: skip
+                              model=facts.model or None, error=error.code,
+                              reasoning=reasoning)  # fmt: skip
             result = await self.ledger.finish(
                 facts, message, ReplyStatus.INTERRUPTED, 0, only_running=True
             )

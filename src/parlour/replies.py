@@ -46,10 +46,12 @@ from parlour.domain import (
     EventKind,
     Finish,
     Message,
+    ReasoningDelta,
     ReplyEvent,
     ReplyFacts,
     ReplyStatus,
     TextDelta,
+    Usage,
     new_id,
 )
 from parlour.errors import (
@@ -65,16 +67,32 @@ from parlour.errors import (
 )
 from parlour.followers import StreamReaders
 from parlour.grace import hand_over_time
+from parlour.metering import measure
 from parlour.metrics import Metrics, Timer
 from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.reaper import Reaper
+from parlour.reasoning import MOVED, REASONING, Piece, ThinkSplitter
 from parlour.store import Claim, Claimed, Finished, ReplyLedger
 
 log = logging.getLogger(__name__)
 
-# Called once when a reply ends: (text, status, error or None, finish reason) -> the
-# assistant message to store.
-Persist = Callable[[str, str, ParlourError | None, str], Message]
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a reply ended: what :data:`Persist` turns into the assistant message."""
+
+    text: str
+    status: str
+    error: ParlourError | None
+    finish_reason: str
+    reasoning: str = ""
+    reasoning_seconds: float | None = None
+    usage: Usage | None = None  # None: nothing was spent
+    duration: float | None = None  # seconds, from the request to the end
+
+
+# Called once when a reply ends, with its outcome -> the assistant message to store.
+Persist = Callable[[Outcome], Message]
 
 Heartbeat = None  # what a subscription yields while the model is silent
 _HANDED_OVER = (
@@ -85,39 +103,103 @@ _PERSIST_BACKOFF = 0.25  # storing a finished reply: the first retry's wait, dou
 
 
 def coalesce(events: list[ReplyEvent]) -> list[ReplyEvent]:
-    """Merge runs of deltas that are ready at once into one delta with the last one's number.
+    """Merge runs of deltas (or of reasoning) that are ready at once into one event with
+    the last one's number.
 
     A reader that keeps up gets every delta as it comes; one that has fallen behind
     (a fast model, a slow network) gets fewer, larger frames. Resuming after a merged
-    delta's number is exact: it covers every delta up to it.
+    delta's number is exact: it covers every delta up to it. A reasoning event that
+    replaces the answer starts a run of its own (it may follow deltas, never join them).
     """
     out: list[ReplyEvent] = []
     run: list[ReplyEvent] = []
-    for event in [*events, None]:
-        if event is not None and event.kind == EventKind.DELTA:
-            run.append(event)
-            continue
+
+    def close_run() -> None:
         if len(run) == 1:
             out.append(run[0])
         elif run:
             text = "".join(str(e.data["content"]) for e in run)
-            out.append(ReplyEvent(run[-1].seq, EventKind.DELTA, {"content": text}))
-        run = []
-        if event is not None:
-            out.append(event)
+            out.append(ReplyEvent(run[-1].seq, run[0].kind, run[0].data | {"content": text}))
+        run.clear()
+
+    for event in events:
+        if event.kind in _MERGED:
+            fresh = event.data.get("replace_answer") is True
+            if run and (run[0].kind != event.kind or fresh):
+                close_run()
+            run.append(event)
+            continue
+        close_run()
+        out.append(event)
+    close_run()
     return out
 
 
-async def completion_tokens(provider: ChatProvider, finish: Finish, text: str) -> int:
-    """The tokens a reply cost: the model's reported usage, else its tokenizer's count."""
-    reported = finish.usage.completion_tokens
-    if reported is not None:
-        return reported
-    if not text:
-        return 0
-    if getattr(provider, "tokenizer_blocks", False):
-        return await asyncio.to_thread(provider.count_tokens, text)
-    return provider.count_tokens(text)
+_MERGED = frozenset({EventKind.DELTA, EventKind.REASONING})
+
+
+class _Text:
+    """A reply's answer and thinking as they stream, each piece emitted as its event."""
+
+    def __init__(self, reply: Reply, timer: Timer) -> None:
+        self.reply = reply
+        self.timer = timer
+        self.splitter = ThinkSplitter()
+        self.parts: list[str] = []
+        self.thought: list[str] = []
+        self.deltas = 0
+        self.seen = False
+        self._thought_for: float | None = None  # when the thinking ended
+
+    def add(self, item: TextDelta | ReasoningDelta) -> None:
+        self.seen = True
+        self.deltas += 1
+        if isinstance(item, ReasoningDelta):
+            self.splitter.explicit()
+            self._think(item.text)
+        else:
+            self._pieces(self.splitter.feed(item.text))
+
+    def end(self) -> None:
+        self._pieces(self.splitter.flush())
+
+    def _pieces(self, pieces: list[Piece]) -> None:
+        for kind, piece in pieces:
+            if kind == REASONING:
+                self._think(piece)
+            elif kind == MOVED:
+                moved = "".join(self.parts) + piece
+                self.parts.clear()
+                self.thought.append(moved)
+                self._stop_thinking()
+                self.reply.emit(EventKind.REASONING, {"content": moved, "replace_answer": True})
+            elif piece:
+                if self.thought:
+                    self._stop_thinking()
+                self.parts.append(piece)
+                self.reply.emit(EventKind.DELTA, {"content": piece})
+
+    def _think(self, piece: str) -> None:
+        if piece:
+            self.thought.append(piece)
+            self.reply.emit(EventKind.REASONING, {"content": piece})
+
+    def _stop_thinking(self) -> None:
+        if self._thought_for is None:
+            self._thought_for = self.timer.elapsed()
+
+    def answer(self) -> str:
+        return "".join(self.parts)
+
+    def reasoning(self) -> str:
+        return "".join(self.thought)
+
+    def seconds(self) -> float | None:
+        """How long it thought (until the answer began, or until now); None if it did not."""
+        if not self.thought:
+            return None
+        end = self._thought_for if self._thought_for is not None else self.timer.elapsed()
+        return round(end, 1)
 
 
 @dataclass(eq=False)
@@ -304,11 +386,11 @@ class ReplyManager:
         request: CompletionRequest,
         persist: Persist,
     ) -> None:
-        parts: list[str] = []
+        timer = Timer()
+        text = _Text(reply, timer)
         finish = Finish()
         error: ParlourError | None = None
         message_id: str | None = None
-        timer = Timer()
         m = self.metrics
         m.active.inc()
         try:
@@ -317,13 +399,13 @@ class ReplyManager:
                 if reply.stopped:  # stopped before it began
                     raise asyncio.CancelledError
                 async for item in provider.stream(request):
-                    if isinstance(item, TextDelta):
-                        if not parts:
+                    if isinstance(item, TextDelta | ReasoningDelta):
+                        if not text.seen:
                             m.first_token.observe(timer.elapsed())
-                        parts.append(item.text)
-                        reply.emit(EventKind.DELTA, {"content": item.text})
+                        text.add(item)
                     else:
                         finish = item
+                text.end()
             except asyncio.CancelledError:
                 finish = Finish("stopped")
                 if reply.interrupted:
@@ -336,21 +418,29 @@ class ReplyManager:
             finally:
                 reply.generating = False
                 m.active.dec()
-                m.deltas.inc(len(parts))
+                m.deltas.inc(text.deltas)
                 if error is not None:
                     m.upstream_errors.labels(error.code).inc()
             # The message is stored and the session freed together, before the client
             # hears the end: a client that sends its next message at once is not refused.
             # The journal goes on renewing the lock until then (storing may be retried).
             try:
-                text = "".join(parts)
+                answer, reasoning = text.answer(), text.reasoning()
                 if error is not None:
-                    status = ReplyStatus.PARTIAL if text else ReplyStatus.ERROR
+                    kept = answer or reasoning  # what was thought is kept, too
+                    status = ReplyStatus.PARTIAL if kept else ReplyStatus.ERROR
                 else:
                     stopped = finish.reason == "stopped"
                     status = ReplyStatus.PARTIAL if stopped else ReplyStatus.COMPLETE
-                message = persist(text, status, error, finish.reason)
-                tokens = await completion_tokens(provider, finish, text)
+                usage = await measure(provider, finish, request.messages, answer + reasoning)
+                finish = replace(finish, usage=usage or Usage())
+                outcome = Outcome(
+                    answer, status, error, finish.reason, reasoning, text.seconds(), usage,
+                    round(timer.elapsed(), 3),
+                )  # fmt: skip
+                message = persist(outcome)
+                # The daily quota counts what the model wrote (its thinking included).
+                tokens = (usage.completion_tokens or 0) if usage else 0
                 m.tokens.inc(tokens)
                 message_id = await self._finish(reply, message, status, tokens)
             except Exception:
@@ -365,7 +455,7 @@ class ReplyManager:
             reply.releasing = True
             m.reply_duration.observe(timer.elapsed())
             if not reply.finished:
-                self._emit_final(reply, finish, error, message_id)
+                self._emit_final(reply, finish, error, message_id, text.seconds())
             self._urgent.set()
             try:
                 await reply.all_journaled.wait()
@@ -374,13 +464,19 @@ class ReplyManager:
 
     @staticmethod
     def _emit_final(
-        reply: Reply, finish: Finish, error: ParlourError | None, message_id: str | None
+        reply: Reply,
+        finish: Finish,
+        error: ParlourError | None,
+        message_id: str | None,
+        thought: float | None = None,
     ) -> None:
+        extra: dict[str, object] = {} if thought is None else {"reasoning_seconds": thought}
         if error is not None:
             reply.emit(
                 EventKind.FAILURE,
                 {"code": error.code, "message": error.message, "message_id": message_id}
-                | ({"retry_after": error.retry_after} if error.retry_after is not None else {}),
+                | ({"retry_after": error.retry_after} if error.retry_after is not None else {})
+                | extra,
             )
             return
         usage = {
@@ -393,7 +489,7 @@ class ReplyManager:
         }
         reply.emit(
             EventKind.DONE,
-            {"finish_reason": finish.reason, "usage": usage, "message_id": message_id},
+            {"finish_reason": finish.reason, "usage": usage, "message_id": message_id} | extra,
         )
 
     async def _release_after_failure(self, reply: Reply) -> None:

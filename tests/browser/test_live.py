@@ -19,9 +19,7 @@ def test_a_second_tab_shows_what_the_first_one_sends(
     expect(user_messages(other)).to_have_text(["Hello from the first tab"])
     upstream.enqueue(Reply([f"part {i} " for i in range(20)], delay=0.05))
     chat(app, "And a second question")
-    expect(user_messages(other)).to_have_text(
-        ["Hello from the first tab", "And a second question"]
-    )
+    expect(user_messages(other)).to_have_text(["Hello from the first tab", "And a second question"])
     expect(replies(other)).to_have_count(2)
     expect(replies(other).last).to_contain_text("part 19")  # followed to its end
     assert not page_log.errors

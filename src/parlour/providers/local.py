@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-from parlour.domain import Finish, ModelInfo, ProviderEvent, TextDelta, Usage
+from parlour.domain import Finish, ModelInfo, ProviderEvent, ReasoningDelta, TextDelta, Usage
 from parlour.errors import ModelNotConfigured, UpstreamUnavailable
 from parlour.providers.base import CompletionRequest
 
@@ -158,7 +158,7 @@ class LocalProvider:
                     if isinstance(item, BaseException):
                         log.warning("local generation failed: %s", type(item).__name__)
                         raise UpstreamUnavailable("The local model failed while answering.")
-                    assert isinstance(item, TextDelta | Finish)
+                    assert isinstance(item, TextDelta | ReasoningDelta | Finish)
                     yield item
             finally:
                 cancel.set()
@@ -184,13 +184,18 @@ class LocalProvider:
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
                 stop=list(request.stop) or None,
+                **request.optional(),
             )
             for chunk in chunks:
                 if cancel.is_set():
                     reason = "cancelled"
                     break
                 choice = chunk["choices"][0]
-                text = choice.get("delta", {}).get("content")
+                delta = choice.get("delta", {})
+                thought = delta.get("reasoning_content")
+                if thought:  # a chat handler that parses thinking; else <think> in the text
+                    hand_over(ReasoningDelta(thought))
+                text = delta.get("content")
                 if text:
                     completion += 1
                     hand_over(TextDelta(text))

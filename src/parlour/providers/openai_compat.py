@@ -37,7 +37,7 @@ import openai
 import orjson
 from openai import AsyncOpenAI, DefaultAioHttpClient
 
-from parlour.domain import Finish, ModelInfo, ProviderEvent, TextDelta, Usage
+from parlour.domain import Finish, ModelInfo, ProviderEvent, ReasoningDelta, TextDelta, Usage
 from parlour.errors import (
     ProviderError,
     UpstreamRateLimited,
@@ -172,6 +172,7 @@ class OpenAICompatProvider:
         }
         if request.stop:
             body["stop"] = list(request.stop)
+        body.update(request.optional())
         # The SDK's client sends it (auth, base URL, timeouts, typed HTTP errors), but the
         # body goes already encoded (as `content`, sent as it is) and the stream is
         # parsed here: its per-request type transforms, its JSON encoder and a model
@@ -202,7 +203,7 @@ class OpenAICompatProvider:
                     texts = await relay.until_text()
                 for text in texts:
                     sent_text = True
-                    yield TextDelta(text)
+                    yield text
                 async for event in relay.rest():
                     yield event
                 return
@@ -244,24 +245,31 @@ class _Relay:
         self.usage = Usage()
         self.count = 0
 
-    def feed(self, chunk: dict[str, Any]) -> list[str]:
+    def feed(self, chunk: dict[str, Any]) -> list[TextDelta | ReasoningDelta]:
         if chunk.get("usage"):
             u = chunk["usage"]
             self.usage = Usage(u.get("prompt_tokens"), u.get("completion_tokens"))
-        texts: list[str] = []
+        texts: list[TextDelta | ReasoningDelta] = []
         for choice in chunk.get("choices") or ():
-            text = (choice.get("delta") or {}).get("content")
-            if text is not None and not isinstance(text, str):
-                # A number, a list, an object: not the protocol. Ending the reply with an
-                # error keeps the text so far; guessing a rendering would show garbage.
-                raise UpstreamUnavailable("The model service sent a malformed stream.")
+            delta = choice.get("delta") or {}
+            # Thinking in a field of its own: DeepSeek and llama.cpp's server name it
+            # reasoning_content, vLLM and OpenRouter reasoning.
+            thought = delta.get("reasoning_content") or delta.get("reasoning")
+            text = delta.get("content")
+            for value in (text, thought):
+                if value is not None and not isinstance(value, str):
+                    # A number, a list, an object: not the protocol. Ending the reply with
+                    # an error keeps the text so far; guessing a rendering shows garbage.
+                    raise UpstreamUnavailable("The model service sent a malformed stream.")
+            if thought:
+                texts.append(ReasoningDelta(thought))
             if text:
-                texts.append(text)
+                texts.append(TextDelta(text))
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
         return texts
 
-    async def until_text(self) -> list[str]:
+    async def until_text(self) -> list[TextDelta | ReasoningDelta]:
         """Read until a chunk brings text or the end; raises StopAsyncIteration if none."""
         while True:
             texts = self.feed(await anext(self.chunks))
@@ -273,7 +281,7 @@ class _Relay:
         # ``_chunks`` one filled with comments only).
         async for chunk in self.chunks:
             for text in self.feed(chunk):
-                yield TextDelta(text)
+                yield text
             self.count += 1
             if self.count % _YIELD_EVERY == 0:
                 # A fast upstream fills the socket buffer, so reading never waits:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
+from dataclasses import fields as dataclass_fields
 from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
-from parlour.domain import Message, MessageNode, SessionInfo, new_id, now
+from parlour.domain import ChatParams, Message, MessageNode, SessionInfo, new_id, now
 from parlour.errors import ConversationFull, InvalidInput, NotFound, ReplyInProgress
 from parlour.store.keys import Keys, is_id
 from parlour.store.lua import TREE
@@ -152,6 +153,26 @@ return ids
 )
 
 
+_SET_PARAMS = """
+-- KEYS: conv; ARGV: the parameters' JSON. 1 done, 0 no such conversation (not made anew).
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'params', ARGV[1])
+return 1
+"""
+
+
+def params_from(raw: str | None) -> ChatParams:
+    """A conversation's stored parameters; fields this version does not know are ignored."""
+    if not raw:
+        return ChatParams()
+    try:
+        stored = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return ChatParams()
+    known = {f.name for f in dataclass_fields(ChatParams)}
+    return ChatParams(**{k: v for k, v in stored.items() if k in known})
+
+
 def title_from(text: str, limit: int = 60) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
@@ -161,7 +182,19 @@ def message_json(message: Message) -> str:
     """A message as stored: everything but its place in the tree (kept in the tree)."""
     fields = asdict(message)
     del fields["parent"]
+    for name, empty in _UNSET:  # newer fields are left out until used: older ones
+        if fields[name] == empty:  # decode as they did, and storage stays small
+            del fields[name]
     return orjson.dumps(fields).decode()
+
+
+_UNSET: tuple[tuple[str, object], ...] = (
+    ("reasoning", ""),
+    ("reasoning_seconds", None),
+    ("prompt_tokens", None),
+    ("completion_tokens", None),
+    ("duration", None),
+)
 
 
 def messages_from_json(raw: list[str | None], parents: list[str]) -> list[Message]:
@@ -195,6 +228,7 @@ class ConversationStore:
         self._clear = redis.register_script(_CLEAR)
         self._read_path = redis.register_script(_READ_PATH)
         self._branch_ids = redis.register_script(_BRANCH_IDS)
+        self._set_params = redis.register_script(_SET_PARAMS)
         # Told of every stored message (owner, conversation id, message): the search index.
         self.listeners: list[Callable[[str, str, Message], None]] = []
         # Told of every change (owner, conversation id, what): the pages kept live.
@@ -216,7 +250,7 @@ class ConversationStore:
     ) -> SessionInfo:
         ts = now()
         info = SessionInfo(new_id(), owner, title, persona, model, ts, ts, 0, "")
-        mapping: Fields = {k: str(v) for k, v in asdict(info).items()}
+        mapping: Fields = {k: str(v) for k, v in asdict(info).items() if k != "params"}
         key = self.keys.conversation(info.id)
         # Two slots: the conversation first, then the owner's list (an unlisted
         # conversation is harmless; a listed missing one is dropped when listed).
@@ -279,6 +313,16 @@ class ConversationStore:
         if changes:
             await self.redis.hset(self.keys.conversation(session.id), mapping=changes)
             self.changed(session.owner, session.id, "updated")
+        return await self.get_session(session.owner, session.id)
+
+    async def set_params(self, session: SessionInfo, params: ChatParams) -> SessionInfo:
+        """Store the conversation's own parameters (all of them: unset ones are left out)."""
+        values = {k: v for k, v in asdict(params).items() if v is not None}
+        done = await self._set_params(
+            keys=[self.keys.conversation(session.id)], args=[orjson.dumps(values).decode()]
+        )
+        if not done:
+            raise NotFound("This conversation does not exist.")
         return await self.get_session(session.owner, session.id)
 
     async def delete_session(self, session: SessionInfo) -> None:
@@ -485,6 +529,7 @@ def session_from(raw: dict[str, str]) -> SessionInfo:
         updated_at=float(raw.get("updated_at", 0)),
         message_count=int(raw.get("message_count", 0)),
         active=raw.get("active", ""),
+        params=params_from(raw.get("params")),
     )
 
 

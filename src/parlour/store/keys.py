@@ -23,6 +23,9 @@ slot of a Redis Cluster::
     P:u:{OWNER}:convs                 zset   conversation ids scored by last activity
     P:u:{OWNER}:replies               set    the owner's running replies (concurrency limit)
     P:u:{OWNER}:usage:DAY             str    tokens used that day (quota)
+    P:u:{OWNER}:usage:DAY:models      hash   that day's totals per model: "prompt:<model>",
+                                             "completion:<model>", "replies:<model>",
+                                             "ms:<model>" (replies' duration) -> integers
     P:u:{OWNER}:personas              hash   persona id -> JSON persona the owner made
     P:u:{OWNER}:imported              hash   source id of an imported conversation
                                              ("chatgpt:ID", "parlour:ID") -> its session id
@@ -57,6 +60,7 @@ slot of a Redis Cluster::
 
     no tag (single-key commands only):
     P:replies:running                 zset   "SID:RID" of running replies by last heartbeat
+    P:usage:DAY:owners                set    owners with usage recorded that day
     P:personas:published              hash   persona id -> JSON persona shared with everyone
     P:stop                            pub/sub channel carrying reply ids to stop
 
@@ -132,6 +136,12 @@ class Keys:
 
     def user_usage(self, owner: str, day: str) -> str:
         return f"{self.p}:u:{{{owner}}}:usage:{day}"
+
+    def user_usage_models(self, owner: str, day: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:usage:{day}:models"
+
+    def usage_owners(self, day: str) -> str:
+        return f"{self.p}:usage:{day}:owners"
 
     def user_personas(self, owner: str) -> str:
         return f"{self.p}:u:{{{owner}}}:personas"

@@ -22,6 +22,7 @@ from parlour.domain import Message, ReplyEvent, ReplyFacts, ReplyStatus, now
 from parlour.store.conversations import ConversationStore, check_added, today
 from parlour.store.keys import Keys, is_id
 from parlour.store.lua import TREE
+from parlour.store.usage import record as record_usage
 
 _TAKE_SLOT = """
 -- The owner may run ``most`` replies at once. KEYS: the owner's running replies;
@@ -272,10 +273,16 @@ class ReplyLedger:
             return Finished.NO_CONVERSATION
         check_added(result)
         self.conversations.stored(facts.owner, sid, message)
-        await self._forget(facts, tokens, touched=message.timestamp)
+        await self._forget(facts, tokens, touched=message.timestamp, message=message)
         return Finished.STORED
 
-    async def _forget(self, facts: ReplyFacts, tokens: int, touched: float = 0.0) -> None:
+    async def _forget(
+        self,
+        facts: ReplyFacts,
+        tokens: int,
+        touched: float = 0.0,
+        message: Message | None = None,
+    ) -> None:
         """The owner's and the process-wide bookkeeping, each idempotent."""
         owner = facts.owner
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -287,6 +294,8 @@ class ReplyLedger:
                 usage = self.keys.user_usage(owner, today())
                 pipe.incrby(usage, tokens)
                 pipe.expire(usage, 172_800)
+            if message is not None:
+                record_usage(pipe, self.keys, owner, message, today())
             await pipe.execute()
 
     # --- facts --------------------------------------------------------------------

@@ -19,6 +19,7 @@ from parlour.web.observe import Observe
 from parlour.web.routes import (
     auth,
     catalog,
+    chat_settings,
     docs,
     health,
     imports,
@@ -28,6 +29,7 @@ from parlour.web.routes import (
     search,
     sessions,
     tutorial,
+    usage,
 )
 from parlour.web.security import (
     HostAllowList,
@@ -72,7 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
     routers = (
-        auth, catalog, personas, sessions, replies, search, live, imports, tutorial, health, docs,
+        auth, catalog, personas, sessions, chat_settings, replies, search, live, imports,
+        tutorial, usage, health, docs,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

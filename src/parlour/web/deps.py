@@ -32,6 +32,7 @@ from parlour.ratelimit import Limiter
 from parlour.replies import ReplyManager
 from parlour.store import ConversationStore, ReplyLedger
 from parlour.store.search import SearchIndex
+from parlour.store.usage import UsageStore
 
 LOCAL_USER = "local"
 SESSION_COOKIE = "parlour_session"
@@ -55,6 +56,7 @@ class Services:
     followers: FollowerLimit = field(default_factory=lambda: FollowerLimit(20))
     live: LiveChannel | None = None
     imports: ImportJobs | None = None
+    usage: UsageStore | None = None
 
 
 # Dependencies are coroutines even where nothing is awaited: FastAPI runs a plain

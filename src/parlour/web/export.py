@@ -50,4 +50,15 @@ async def markdown_export(store: ConversationStore, info: SessionInfo) -> AsyncI
     yield "\n".join(lines).encode()
     async for nodes in store.walk(info.id):
         for node in nodes:
-            yield "\n".join(["", f"**{node.message.role}**", "", node.message.content, ""]).encode()
+            message = node.message
+            lines = ["", f"**{message.role}**", ""]
+            if message.reasoning:
+                lines += thought_block(message.reasoning, message.reasoning_seconds)
+            yield "\n".join([*lines, message.content, ""]).encode()
+
+
+def thought_block(reasoning: str, seconds: float | None) -> list[str]:
+    """The thinking, folded (``<details>``, which Markdown viewers show closed) and quoted."""
+    summary = "Thought" if seconds is None else f"Thought for {seconds:g} s"
+    quoted = [f"> {line}" if line else ">" for line in reasoning.strip().splitlines()]
+    return [f"<details><summary>{summary}</summary>", "", *quoted, "", "</details>", ""]

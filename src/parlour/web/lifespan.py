@@ -19,6 +19,7 @@ from parlour.accounts import AccountService
 from parlour.chat import ChatService
 from parlour.cluster import open_cluster, ping
 from parlour.config import Settings
+from parlour.domain import ChatParams
 from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
 from parlour.errors import ModelNotConfigured
 from parlour.followers import FollowerLimit
@@ -40,6 +41,7 @@ from parlour.store.importer import ImportWriter
 from parlour.store.migrate import FormatError, ensure_format
 from parlour.store.personas import PersonaStore
 from parlour.store.search import SearchIndex
+from parlour.store.usage import UsageStore
 from parlour.web.deps import Services
 from parlour.web.stopping import on_stop_signal
 
@@ -227,6 +229,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             temperature=settings.temperature,
             stop=settings.stop,
             daily_token_quota=settings.daily_token_quota,
+            sampling=ChatParams(
+                top_p=settings.top_p,
+                presence_penalty=settings.presence_penalty,
+                frequency_penalty=settings.frequency_penalty,
+                seed=settings.seed,
+            ),
         )
         replies.start_background()
         live = LiveChannel(redis, keys, heartbeat=settings.heartbeat_seconds,
@@ -253,7 +261,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = Services(
             settings, store, ledger, chat, replies, models, personas, accounts, limiter, search,
             followers=FollowerLimit(settings.max_followers_per_user), live=live,
-            imports=imports,
+            imports=imports, usage=UsageStore(redis, keys),
         )  # fmt: skip
         log.info(
             "Parlour ready: models %s (default %s)",

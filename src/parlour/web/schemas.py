@@ -173,6 +173,20 @@ class MessageOut(BaseModel):
     status: Literal["complete", "partial", "error"]
     model: str | None = None
     error: str | None = None
+    reasoning: str = Field(
+        "",
+        description="A reasoning model's thinking before its answer (empty: none). Kept "
+        "apart from `content` and never sent back to the model.",
+    )
+    reasoning_seconds: float | None = Field(
+        None, description="How long the model thought, in seconds (with `reasoning`)."
+    )
+    prompt_tokens: int | None = Field(
+        None,
+        description="A reply's prompt tokens, as the model service reported them, else counted.",
+    )
+    completion_tokens: int | None = Field(None, description="A reply's tokens (its thinking too).")
+    duration: float | None = Field(None, description="A reply's time, request to end, in seconds.")
     parent_id: str | None = Field(None, description="The message this one follows.")
     siblings: list[str] = Field(
         default_factory=list,
@@ -194,6 +208,11 @@ class MessageOut(BaseModel):
             status=m.status,
             model=m.model,
             error=m.error,
+            reasoning=m.reasoning,
+            reasoning_seconds=m.reasoning_seconds,
+            prompt_tokens=m.prompt_tokens,
+            completion_tokens=m.completion_tokens,
+            duration=m.duration,
         )
 
 

@@ -31,7 +31,10 @@ STREAM_DESCRIPTION = (
     "form `<reply_id>:<n>` (the reply, and the event's sequence number in it): "
     "`start` (`reply_id`, `session_id`, `user_message_id`, `model`, `persona`), "
     'then `delta` (`{"content"}`)..., then `done` (`finish_reason`, `usage`, `message_id`) '
-    'or `failure` (`{"code", "message", "retry_after"?, "message_id"?}`). A failure '
+    'or `failure` (`{"code", "message", "retry_after"?, "message_id"?}`). A reasoning '
+    'model\'s thinking comes as `reasoning` events (`{"content"}`; with '
+    '`"replace_answer": true` the answer streamed so far was thinking and starts again '
+    "from empty); `done` or `failure` then carry `reasoning_seconds`. A failure "
     "has a name of its own because a browser's `EventSource` reserves `error` for its "
     "connection errors. Comment lines keep the connection alive while the model is silent."
 )

@@ -2,6 +2,7 @@
 import { api, whenSignedOut } from "./api.js";
 import { Auth } from "./auth.js";
 import { Catalog } from "./catalog.js";
+import { setupChatSettings } from "./chatsettings.js";
 import { Composer } from "./composer.js";
 import { setupConnection } from "./connection.js";
 import { Conversation } from "./conversation.js";
@@ -9,7 +10,7 @@ import { confirmAction } from "./dialog.js";
 import { describeError } from "./errors.js";
 import { onLangChange, t, translate } from "./i18n.js";
 import { personaIcon } from "./icons.js";
-import { startLive } from "./live.js";
+import { startLive, stopLive } from "./live.js";
 import { setupImport } from "./importer.js";
 import { hideBanner, showBanner, toast } from "./notify.js";
 import { setupPrefs } from "./prefs.js";
@@ -74,6 +75,7 @@ const composer = new Composer(
 );
 
 const searchBox = setupSearch(conversation, { beforeOpen: closeSidebar });
+setupChatSettings(() => conversation.session);
 // --- the open session -----------------------------------------------------------
 
 function showSession(session, activity) {
@@ -254,10 +256,8 @@ whenSignedOut(() => {
 });
 
 /** Forget the signed-out user's conversation on this page (their data stays on the server). */
-let stopLive = null; // the live channel, while the chat is shown
 function leaveChat() {
-  stopLive?.();
-  stopLive = null;
+  stopLive();
   closeSidebar();
   conversation.leave();
   searchBox.clear();
@@ -297,8 +297,7 @@ async function enterChat(early = null) {
   if (!navigator.onLine) showBanner(t("errOffline"), "offline");
   document.body.dataset.ready = "true";
   composer.focus();
-  stopLive?.();
-  stopLive = startLive({ conversation, refreshList: () => loadSessions() });
+  startLive({ conversation, refreshList: () => loadSessions() });
 }
 
 async function start() {

@@ -9,6 +9,7 @@ import { describeRefusal, refuseTooLong } from "./limits.js";
 import { sendCreating, setExpanded } from "./msgextras.js";
 import { announce, copyText, hideBanner, showBanner, toast } from "./notify.js";
 import { ReplyStream } from "./reply.js";
+import { endThinking, thinkingGrows } from "./thinking.js";
 
 const PAGE = 100;
 
@@ -150,8 +151,10 @@ export class Conversation {
       },
       onText: (text) => {
         if (!view.li.isConnected) this.show(view);
+        if (text && view.thinkingLive) endThinking(view);
         view.setText(text);
       },
+      onReasoning: (text) => thinkingGrows(view, text, () => view.li.isConnected || this.show(view)),
       onReconnecting: (on) => (on ? showBanner(t("reconnecting"), "reconnect") : hideBanner("reconnect")),
       onEnd: (result) => this.finish(stream, view, result),
     });
@@ -183,7 +186,8 @@ export class Conversation {
     view.siblings = view.id ? [view.id] : null;
     view.finishReason = result.finishReason ?? null;
     view.setOutcome(result.status, result.error ?? null);
-    if (!view.text && result.status === "complete") this.messages.remove(view);
+    endThinking(view, result.reasoningSeconds);
+    if (!view.text && !view.reasoning && result.status === "complete") this.messages.remove(view);
     this.setBusy(false);
     this.changed();
     if (stream.newVersion) await this.loadLatest(this.token); // show the versions' `< n/m >`

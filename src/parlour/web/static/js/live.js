@@ -7,12 +7,21 @@ import { toast } from "./notify.js";
 
 const SETTLE_MS = 150; // changes that come together are read once
 
+let stop = () => {}; // the channel open now, while the chat is shown
+
+/** Stop listening. */
+export function stopLive() {
+  stop();
+  stop = () => {};
+}
+
 /**
- * Start listening; returns the function that stops. `conversation` is the open
+ * Start listening (instead of any channel open before). `conversation` is the open
  * Conversation, `refreshList()` reads the sidebar's list again.
  */
 export function startLive({ conversation, refreshList }) {
-  if (typeof EventSource !== "function") return () => {};
+  stopLive();
+  if (typeof EventSource !== "function") return;
   const source = new EventSource(`${BASE}/events`);
   let timer = null;
   let list = false;
@@ -39,7 +48,7 @@ export function startLive({ conversation, refreshList }) {
     current ||= change.kind === "resync" || change.session_id === open;
     timer ??= setTimeout(settle, SETTLE_MS);
   });
-  return () => {
+  stop = () => {
     source.close();
     if (timer) clearTimeout(timer);
   };

@@ -7,6 +7,7 @@ import { icon, personaIcon } from "./icons.js";
 import { renderMarkdown } from "./markdown.js";
 import { StreamRender } from "./stream-render.js";
 import { collapseLong, describeOutcome } from "./msgextras.js";
+import { relabelThinking, showThinking } from "./thinking.js";
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -243,6 +244,7 @@ export class MessageList {
     });
     view.label(this.personas);
     if (m.role === "assistant") view.setOutcome(m.status, m.error ? { code: m.error } : null);
+    if (m.reasoning) showThinking(view, m.reasoning, { seconds: m.reasoning_seconds ?? null });
     return view;
   }
 
@@ -285,6 +287,7 @@ export class MessageList {
   relabel() {
     for (const view of this.views) {
       view.label(this.personas);
+      relabelThinking(view);
       if (view.role === "assistant" && !view.streaming) view.setOutcome(view.status, view.error);
       view.rerender();
     }

@@ -24,13 +24,15 @@ function sleep(ms, signal) {
 
 export class ReplyStream {
   /**
-   * handlers: onStart(data), onText(fullText), onReconnecting(bool),
-   * onEnd({status: "complete"|"partial"|"error"|"gone", finishReason, messageId, error})
+   * handlers: onStart(data), onText(fullText), onReasoning(fullThinking), onReconnecting(bool),
+   * onEnd({status: "complete"|"partial"|"error"|"gone", finishReason, messageId, error,
+   *        reasoningSeconds})
    */
   constructor(sessionId, handlers) {
     this.sessionId = sessionId;
     this.handlers = handlers;
     this.text = "";
+    this.reasoning = ""; // a reasoning model's thinking, apart from the answer
     this.replyId = null;
     this.lastId = 0;
     this.ended = false;
@@ -146,14 +148,27 @@ export class ReplyStream {
     } else if (event === "delta") {
       this.text += body.content ?? "";
       this.handlers.onText?.(this.text);
+    } else if (event === "reasoning") {
+      if (body.replace_answer) {
+        // The answer so far was thinking (the model's template opened the tag): it moves.
+        this.text = "";
+        this.handlers.onText?.(this.text);
+      }
+      this.reasoning += body.content ?? "";
+      this.handlers.onReasoning?.(this.reasoning);
     } else if (event === "done") {
       const status = body.finish_reason === "stopped" ? "partial" : "complete";
-      this.end({ status, finishReason: body.finish_reason, messageId: body.message_id });
+      this.end({
+        status, finishReason: body.finish_reason, messageId: body.message_id,
+        reasoningSeconds: body.reasoning_seconds,
+      });
     } else if (event === "failure" && body.code === "server_restarting") {
       // The server we read from is stopping; the reply goes on: resume elsewhere.
       this.handlers.onReconnecting?.(true);
     } else if (event === "failure") {
-      this.end({ status: "error", messageId: body.message_id, error: body });
+      this.end({
+        status: "error", messageId: body.message_id, error: body, reasoningSeconds: body.reasoning_seconds,
+      });
     }
   }
 
