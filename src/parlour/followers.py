@@ -23,12 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from parlour.domain import ReplyEvent, ReplyStatus
-from parlour.errors import NoReplyInProgress, NotFound, RateLimited
+from parlour.domain import EventKind, ReplyEvent, ReplyStatus
+from parlour.errors import NoReplyInProgress, NotFound, RateLimited, ReplyInterrupted
 from parlour.store import ReplyLedger
+
+# A finished reply whose stream has had no final event for this long lost its process
+# between storing and journaling its end (that takes one round trip when it lives).
+ORPHAN_AFTER = 10.0
 
 
 def _coalesce(events: list[ReplyEvent]) -> list[ReplyEvent]:
@@ -133,6 +138,7 @@ class StreamReaders:
     async def _read(self, shared: SharedStream) -> None:
         entry = "0"
         last = 0
+        ended_quietly = 0.0  # when the reply was first seen finished with no final event
         try:
             while True:
                 batches = await self.ledger.read_events(
@@ -147,6 +153,12 @@ class StreamReaders:
                         raise NoReplyInProgress(
                             "This reply has finished; its text is in the history."
                         )
+                    if facts.status == ReplyStatus.RUNNING:
+                        ended_quietly = 0.0
+                    elif not ended_quietly:
+                        ended_quietly = time.monotonic()
+                    elif time.monotonic() - ended_quietly >= ORPHAN_AFTER:
+                        await self._end_orphan(shared, entry, last)
                     continue
                 entry = batches[-1][0]
                 for _entry, batch in batches:
@@ -164,6 +176,29 @@ class StreamReaders:
         except Exception as exc:  # every reader raises it and ends its stream
             shared.error = exc
             shared.notify()
+
+    async def _end_orphan(self, shared: SharedStream, entry: str, last: int) -> None:
+        """End a reply that was stored (or closed) but whose final event never came: its
+        process died between the two. What was stored past the stream is sent as one
+        last delta, then a final event, written to the stream for every reader."""
+        sid, rid = shared.sid, shared.rid
+        seen = "".join(str(e.data["content"]) for e in shared.events if e.kind == EventKind.DELTA)
+        stored = await self.ledger.stored_reply(sid, rid)
+        tail: list[ReplyEvent] = []
+        content = str(stored["content"]) if stored else ""
+        if content.startswith(seen) and len(content) > len(seen):
+            tail.append(ReplyEvent(last + 1, EventKind.DELTA, {"content": content[len(seen) :]}))
+        seq = last + len(tail) + 1
+        code = stored.get("error") if stored else ReplyInterrupted.code
+        if code:
+            final = ReplyEvent(seq, EventKind.FAILURE, {
+                "code": code, "message": ReplyInterrupted().message,
+                "message_id": rid if stored else None})  # fmt: skip
+        else:
+            reason = "stop" if stored and stored.get("status") == "complete" else "stopped"
+            done: dict[str, object] = {"finish_reason": reason, "usage": {}, "message_id": rid}
+            final = ReplyEvent(seq, EventKind.DONE, done)
+        await self.ledger.end_orphan(sid, rid, entry, [*tail, final])
 
 
 @dataclass(eq=False)

@@ -136,6 +136,17 @@ return count
 )
 
 
+_END_ORPHAN = """
+-- Add a reply's last events, unless anything was added since the caller read its stream.
+-- KEYS: the reply's events; ARGV: the last entry id read, the batch, its expiry.
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #last == 0 or last[1][1] ~= ARGV[1] then return 0 end
+redis.call('XADD', KEYS[1], '*', 'b', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
 class Claim(IntEnum):
     """The claim script's refusals."""
 
@@ -176,6 +187,7 @@ class ReplyLedger:
         self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
         self._finish = redis.register_script(_FINISH)
+        self._end_orphan = redis.register_script(_END_ORPHAN)
 
     # --- starting -----------------------------------------------------------------
 
@@ -388,6 +400,20 @@ class ReplyLedger:
                 if not out or seq > out[-1].seq:
                     out.append(ReplyEvent(seq, kind, data))
         return out
+
+    async def stored_reply(self, sid: str, rid: str) -> dict[str, Any] | None:
+        """The message a reply stored (its id is the reply's), as stored; None if none."""
+        raw = await self.redis.hget(self.keys.messages(sid), rid)
+        return cast(dict[str, Any], orjson.loads(raw)) if raw else None
+
+    async def end_orphan(
+        self, sid: str, rid: str, after_entry: str, events: Sequence[ReplyEvent]
+    ) -> bool:
+        """Append a reply's last events if its stream still ends at ``after_entry``."""
+        batch = orjson.dumps([[e.seq, e.kind, e.data] for e in events])
+        key = self.keys.reply_events(sid, rid)
+        return bool(await self._end_orphan(keys=[key], args=[after_entry, batch,
+                                                            self.stream_ttl]))  # fmt: skip
 
     async def usage_today(self, owner: str) -> int:
         return int(await self.redis.get(self.keys.user_usage(owner, today())) or 0)
