@@ -204,6 +204,8 @@ def run(rounds: int, seed: int = 7) -> tuple[int, list[Round]]:
         for s in servers:
             s.stop()
         upstream.stop()
+        if upstream.proc.stdout is not None:
+            upstream.proc.stdout.close()
         redis.stop()
 
 

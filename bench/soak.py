@@ -170,6 +170,8 @@ def run_soak(
         for s in servers:
             s.stop()
         upstream.stop()
+        if upstream.proc.stdout is not None:
+            upstream.proc.stdout.close()
         redis.stop()
 
 

@@ -110,7 +110,8 @@ return result
 
 _RELEASE = """
 -- KEYS: the reply lock, the reply's facts; ARGV: reply id, its final status.
-redis.call('HSET', KEYS[2], 'status', ARGV[2])
+-- A refused claim stored no facts: none are made here (they would never expire).
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'status', ARGV[2]) end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
