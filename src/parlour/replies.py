@@ -333,14 +333,15 @@ class ReplyManager:
                 retry_after=5,
             )
         try:
+            await self.ledger.beat(session_id, facts.id)
             claimed = await self.ledger.claim(
                 facts, self.lock_ttl, history, start_from, answer_again=answer_again, user=user
             )
         except BaseException:
-            await self.ledger.release(facts, ReplyStatus.ERROR)
+            await self.release(facts)
             raise
         if isinstance(claimed, Claim):
-            await self.ledger.release(facts, ReplyStatus.ERROR)
+            await self.release(facts)
             if claimed == Claim.BUSY:
                 raise ReplyInProgress()
             if claimed == Claim.FULL:
@@ -358,6 +359,7 @@ class ReplyManager:
 
     async def release(self, facts: ReplyFacts) -> None:
         await self.ledger.release(facts, ReplyStatus.ERROR)
+        await self.ledger.forget_running(facts.session, facts.id)
 
     def start(
         self,

@@ -343,6 +343,11 @@ class ReplyLedger:
         key = self.keys.reaper(sid, rid)
         return bool(await self.redis.set(key, "1", nx=True, ex=ttl))
 
+    async def beat(self, sid: str, rid: str) -> None:
+        """The reply's first heartbeat, before it is claimed: a process killed right after
+        the claim stored the question still leaves the reaper a reply to close."""
+        await self.redis.zadd(self.keys.running_replies(), {running_member(sid, rid): now()})
+
     async def forget_running(self, sid: str, rid: str) -> None:
         await self.redis.zrem(self.keys.running_replies(), running_member(sid, rid))
 
