@@ -23,6 +23,7 @@ from parlour.web.routes import (
     health,
     live,
     personas,
+    preview,
     replies,
     search,
     sessions,
@@ -66,7 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HostAllowList, hosts=allowed_hosts(settings))
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
-    routers = (auth, catalog, personas, sessions, replies, search, live, tutorial, health, docs)
+    routers = (auth, catalog, preview, personas, sessions, replies, search, live, tutorial,
+               health, docs)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     page_facts = {

@@ -90,6 +90,17 @@ class PersonaImport(PersonaIn):
     version: int = Field(1, ge=1, le=1)
 
 
+class PromptPreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    system_prompt: str = Field(max_length=20_000)
+    language: str | None = Field(None, max_length=35, description="The page's language, zh or en.")
+
+
+class PromptPreviewOut(BaseModel):
+    filled: str = Field(description="The system prompt as the model would receive it now.")
+    variables: list[str] = Field(description="The variables that are filled in.")
+
+
 class PersonaList(BaseModel):
     personas: list[PersonaOut]
     default: str

@@ -98,6 +98,14 @@ export const api = {
   signUp: (fields) => json("/auth/signup", { method: "POST", body: fields }),
   signOut: () => json("/auth/logout", { method: "POST" }),
   personas: () => json("/personas"),
+  createPersona: (fields) => json("/personas", { method: "POST", body: fields }),
+  updatePersona: (id, fields) => json(`/personas/${enc(id)}`, { method: "PATCH", body: fields }),
+  deletePersona: (id) => json(`/personas/${enc(id)}`, { method: "DELETE" }),
+  duplicatePersona: (id) => json(`/personas/${enc(id)}/duplicate`, { method: "POST" }),
+  exportPersona: (id) => json(`/personas/${enc(id)}/export`),
+  importPersona: (file) => json("/personas/import", { method: "POST", body: file }),
+  previewPrompt: (prompt, language) =>
+    json("/personas/preview", { method: "POST", body: { system_prompt: prompt, language } }),
   models: () => json("/models"),
   search: (q, { offset = 0, limit = 20 } = {}, signal) =>
     json(`/search?q=${encodeURIComponent(q)}&offset=${offset}&limit=${limit}`, { signal }),

@@ -10,11 +10,13 @@ import { describeError } from "./errors.js";
 import { onLangChange, t, translate } from "./i18n.js";
 import { personaIcon } from "./icons.js";
 import { hideBanner, showBanner, toast } from "./notify.js";
+import { setupPersonas } from "./personas.js";
 import { setupPrefs } from "./prefs.js";
 import { AutoScroll } from "./scroll.js";
 import { setupSearch } from "./search.js";
 import { fillHelp, setupShortcuts } from "./shortcuts.js";
 import { Sidebar, setPreview, titleOf } from "./sidebar.js";
+import { showStarters } from "./starters.js";
 import { closeSidebar, setupLayout, togglePickers } from "./layout.js";
 import { idFromUrl, remember, savedId } from "./where.js";
 
@@ -94,6 +96,7 @@ function showWelcome() {
   $("empty-icon").replaceChildren(personaIcon(p));
   $("empty-title").textContent = t("welcome", { name: p?.label ?? "AI" });
   $("empty-desc").textContent = p?.desc ?? "";
+  showStarters($("starters"), p, (text) => conversation.send(text));
 }
 
 async function openSession(id) {
@@ -216,6 +219,7 @@ $("clear-history").addEventListener("click", clearHistory);
 $("persona-select").addEventListener("change", changePersona);
 $("model-select").addEventListener("change", changeModel);
 setupLayout();
+setupPersonas(catalog, { select: $("persona-select"), onChanged: () => showWelcome() });
 $("banner-close").addEventListener("click", () => hideBanner());
 setupShortcuts({
   newChat: () => newChat(),
