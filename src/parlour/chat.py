@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
-from parlour.context import build_context, check_fits
+from parlour.context import check_fits
 from parlour.domain import Message, ModelInfo, Persona, ReplyFacts, SessionInfo, new_id, now
 from parlour.errors import InvalidInput, MessageTooLong, ParlourError, RateLimited, UnknownPersona
 from parlour.personas import Personas, fill_prompt
@@ -16,6 +16,8 @@ from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.providers.registry import ModelRegistry
 from parlour.replies import Reply, ReplyManager
 from parlour.store import Claimed, ConversationStore
+from parlour.summaries import Summaries
+from parlour.window import Summary, Window, plan_window
 
 T = TypeVar("T")
 
@@ -57,6 +59,7 @@ class ChatService:
         stop: list[str],
         context_messages: int = 400,
         daily_token_quota: int = 0,
+        summaries: Summaries | None = None,
     ) -> None:
         self.store = store
         self.models = models
@@ -70,6 +73,7 @@ class ChatService:
         self.stop = stop
         self.context_messages = context_messages
         self.daily_token_quota = daily_token_quota
+        self.summaries = summaries
 
     async def create_session(
         self, owner: str, *, persona: str | None = None, title: str = "", model: str | None = None
@@ -222,36 +226,42 @@ class ChatService:
         else:
             content, user_id = user.content, user.id
         budget = info.context_window - self.reply_reserve_tokens
-        turns = await self._count(
-            provider, build_context, persona.system_prompt, claimed.history, content, budget
+        summaries = await self.summaries.for_turn(session.id) if self.summaries else []
+        window = await self._plan(
+            provider, persona.system_prompt, claimed.history, content, budget, summaries
         )
         if persona.id != session.persona:  # saved only once the message is accepted
             session = await self.store.update_session(session, persona=persona.id)
         request = CompletionRequest(
             model=info.id,
-            messages=turns,
+            messages=window.turns,
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             stop=self.stop,
         )
 
+        stored: list[Message] = []
+
         def persist(text: str, status: str, error: ParlourError | None, _reason: str) -> Message:
             # A reply stopped before any text is kept too (empty, "partial"): the page
             # shows that it was stopped, and the model never sees an empty turn. Its id
             # is the reply's, so storing it twice stores it once.
-            return Message(
-                facts.id,
-                "assistant",
-                text,
-                now(),
-                persona.id,
-                status=status,  # type: ignore[arg-type]
-                model=info.id,
-                error=error.code if error else None,
-                parent=user_id,
+            stored.append(
+                message := Message(
+                    facts.id,
+                    "assistant",
+                    text,
+                    now(),
+                    persona.id,
+                    status=status,  # type: ignore[arg-type]
+                    model=info.id,
+                    error=error.code if error else None,
+                    parent=user_id,
+                )
             )
+            return message
 
-        return self.replies.start(
+        reply = self.replies.start(
             facts,
             start_data={
                 "user_message_id": user_id,
@@ -262,3 +272,38 @@ class ChatService:
             request=request,
             persist=persist,
         )
+        if self.summaries is not None:  # after the reply: what the next turn leaves out
+            asked = user or claimed.start
+            self.summaries.after(
+                reply.task, session.id,
+                lambda h, t, s: self._plan(provider, persona.system_prompt, h, t, budget, s),
+                lambda: [*claimed.history, asked, *stored] if stored and asked else None,
+                info, provider,
+            )  # fmt: skip
+        return reply
+
+    async def _plan(self, provider: ChatProvider, prompt: str, history: list[Message],
+                    turn: str, budget: int, summaries: list[Summary]) -> Window:  # fmt: skip
+        def run() -> Window:
+            return plan_window(prompt, history, turn, budget, provider.count_tokens, summaries)
+
+        if getattr(provider, "tokenizer_blocks", False):  # off the event loop
+            return await asyncio.to_thread(run)
+        return run()
+
+    async def window(self, session: SessionInfo) -> Window | None:
+        """What the model would see of the active branch next (None: nothing yet)."""
+        _nodes, total = await self.store.messages(session.id, offset=0, limit=1)
+        if total == 0:
+            return None
+        most = self.context_messages
+        nodes, _ = await self.store.messages(session.id, offset=max(0, total - most), limit=most)
+        persona = await self._persona(session, None)
+        info, provider = self.models.resolve(session.model)
+        summaries = await self.summaries.for_turn(session.id) if self.summaries else []
+        budget = info.context_window - self.reply_reserve_tokens
+        history = [n.message for n in nodes]
+        try:
+            return await self._plan(provider, persona.system_prompt, history, "", budget, summaries)
+        except MessageTooLong:
+            return None

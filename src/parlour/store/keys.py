@@ -18,6 +18,8 @@ slot of a Redis Cluster::
     P:c:{SID}:reply:RID               hash   a reply's facts (session owner status parent ...)
     P:c:{SID}:reply:RID:events        stream the reply's events, each entry a JSON batch
     P:c:{SID}:reply:RID:reaper        str    claims the clean-up of a reply whose process died
+    P:c:{SID}:summaries               hash   id of the last message a summary covers -> JSON summary
+    P:c:{SID}:summary                 hash   off ("1": summaries turned off), failed, failed_at
 
     one owner, tag {OWNER}:
     P:u:{OWNER}:convs                 zset   conversation ids scored by last activity
@@ -116,6 +118,12 @@ class Keys:
 
     def reaper(self, sid: str, rid: str) -> str:
         return f"{self.p}:c:{{{sid}}}:reply:{rid}:reaper"
+
+    def summaries(self, sid: str) -> str:
+        return f"{self.p}:c:{{{sid}}}:summaries"
+
+    def summary_state(self, sid: str) -> str:
+        return f"{self.p}:c:{{{sid}}}:summary"
 
     # --- an owner -----------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from parlour.ratelimit import Limiter
 from parlour.replies import ReplyManager
 from parlour.store import ConversationStore, ReplyLedger
 from parlour.store.search import SearchIndex
+from parlour.summaries import Summaries
 
 LOCAL_USER = "local"
 SESSION_COOKIE = "parlour_session"
@@ -53,6 +54,7 @@ class Services:
     search: SearchIndex | None = None
     followers: FollowerLimit = field(default_factory=lambda: FollowerLimit(20))
     live: LiveChannel | None = None
+    summaries: Summaries | None = None
 
 
 # Dependencies are coroutines even where nothing is awaited: FastAPI runs a plain

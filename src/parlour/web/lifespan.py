@@ -37,6 +37,8 @@ from parlour.store.backfill import Backfill
 from parlour.store.migrate import FormatError, ensure_format
 from parlour.store.personas import PersonaStore
 from parlour.store.search import SearchIndex
+from parlour.store.summaries import SummaryStore
+from parlour.summaries import Summaries
 from parlour.web.deps import Services
 from parlour.web.stopping import on_stop_signal
 
@@ -211,6 +213,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             redis_timeout=settings.redis_socket_timeout,
         )
         personas = Personas(PersonaCatalog(), PersonaStore(redis, keys))
+        summaries = Summaries(
+            SummaryStore(redis, keys, ttl_seconds=int(settings.history_ttl_days * 86_400)),
+            models,
+            enabled=settings.summaries,
+            model=settings.summary_model,
+            max_tokens=settings.summary_max_tokens,
+        )
+        stack.push_async_callback(summaries.shutdown)
         chat = ChatService(
             store,
             models,
@@ -224,6 +234,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             temperature=settings.temperature,
             stop=settings.stop,
             daily_token_quota=settings.daily_token_quota,
+            summaries=summaries,
         )
         replies.start_background()
         live = LiveChannel(redis, keys, heartbeat=settings.heartbeat_seconds,
@@ -241,6 +252,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = Services(
             settings, store, ledger, chat, replies, models, personas, accounts, limiter, search,
             followers=FollowerLimit(settings.max_followers_per_user), live=live,
+            summaries=summaries,
         )  # fmt: skip
         log.info(
             "Parlour ready: models %s (default %s)",

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from parlour.domain import Message, ModelInfo, Persona, SessionInfo
+from parlour.summaries import SummaryView
+from parlour.window import Summary
 
 
 class ErrorBody(BaseModel):
@@ -215,6 +217,53 @@ class MessagePage(BaseModel):
     limit: int
 
 
+class SummaryOut(BaseModel):
+    text: str
+    covers: str = Field(description="The id of the last message the summary covers.")
+    messages: int = Field(description="How many messages it covers.")
+    model: str = Field(description="The model that last wrote it.")
+    edited: bool = Field(description="Changed by its reader since a model last wrote it.")
+    updated_at: float
+
+    @classmethod
+    def of(cls, s: Summary) -> SummaryOut:
+        return cls(text=s.text, covers=s.covers, messages=s.messages, model=s.model,
+                   edited=s.edited, updated_at=s.updated_at)  # fmt: skip
+
+
+class SummaryStateOut(BaseModel):
+    """What the model is shown of the active branch's older messages."""
+
+    enabled: bool = Field(description="Summaries are on for this conversation.")
+    available: bool = Field(description="Summaries are on on this server (SUMMARIES).")
+    summary: SummaryOut | None = Field(description="The summary the next turn sends, if any.")
+    first_kept: str | None = Field(
+        description="The first message the model sees in full; before it, messages are "
+        "summarized (up to `summary.covers`) or trimmed."
+    )
+    trimmed: int = Field(description="Messages left out without being summarized.")
+    failed: str | None = Field(description="Why the last summarizing failed (until one works).")
+    pending: bool = Field(description="A summary is being written now.")
+
+    @classmethod
+    def of(cls, v: SummaryView) -> SummaryStateOut:
+        return cls(
+            enabled=v.enabled, available=v.available,
+            summary=SummaryOut.of(v.summary) if v.summary else None, first_kept=v.first_kept,
+            trimmed=v.trimmed, failed=v.failed, pending=v.pending,
+        )  # fmt: skip
+
+
+class SummaryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=8_000)
+
+
+class SummarySwitchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool
+
+
 class ExportOut(BaseModel):
     """A conversation as exported (and, later, imported): format ``parlour.conversation``."""
 
@@ -227,6 +276,10 @@ class ExportOut(BaseModel):
         "into a tree (null: a first message)."
     )
     items: list[MessageOut] = Field(description="The active branch, oldest first.")
+    summaries: list[SummaryOut] = Field(
+        default_factory=list,
+        description="Running summaries of older messages, one per branch point (`covers`).",
+    )
     total: int = Field(description="How many messages the active branch has.")
 
 
