@@ -11,6 +11,7 @@ from typing import TypeVar
 from parlour.context import check_fits
 from parlour.domain import Message, ModelInfo, Persona, ReplyFacts, SessionInfo, new_id, now
 from parlour.errors import InvalidInput, MessageTooLong, ParlourError, RateLimited, UnknownPersona
+from parlour.memory import Memory
 from parlour.personas import Personas, fill_prompt
 from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.providers.registry import ModelRegistry
@@ -60,6 +61,7 @@ class ChatService:
         context_messages: int = 400,
         daily_token_quota: int = 0,
         summaries: Summaries | None = None,
+        memory: Memory | None = None,
     ) -> None:
         self.store = store
         self.models = models
@@ -74,6 +76,7 @@ class ChatService:
         self.context_messages = context_messages
         self.daily_token_quota = daily_token_quota
         self.summaries = summaries
+        self.memory = memory
 
     async def create_session(
         self, owner: str, *, persona: str | None = None, title: str = "", model: str | None = None
@@ -165,6 +168,8 @@ class ChatService:
         owner = session.owner
         chosen = await self._persona(session, persona)
         prompt = fill_prompt(chosen.system_prompt, user_name=user_name, language=language)
+        if self.memory is not None and chosen.use_memory:  # the user's facts, when on
+            prompt += await self.memory.prompt_for(owner)
         chosen = replace(chosen, system_prompt=prompt)
         if self.daily_token_quota:
             used = await self.replies.ledger.usage_today(owner)

@@ -26,6 +26,8 @@ slot of a Redis Cluster::
     P:u:{OWNER}:replies               set    the owner's running replies (concurrency limit)
     P:u:{OWNER}:usage:DAY             str    tokens used that day (quota)
     P:u:{OWNER}:personas              hash   persona id -> JSON persona the owner made
+    P:u:{OWNER}:memory                hash   fact id -> JSON fact the owner keeps (Memory page)
+    P:u:{OWNER}:memory:on             str    "1": the owner's memory goes into their conversations
     P:u:{OWNER}:s:docs                str    the owner's search index: 32 bytes per indexed
                                              message (conversation id + message id, binary);
                                              a message's doc id is its offset / 32
@@ -138,6 +140,12 @@ class Keys:
 
     def user_personas(self, owner: str) -> str:
         return f"{self.p}:u:{{{owner}}}:personas"
+
+    def user_memory(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:memory"
+
+    def user_memory_on(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:memory:on"
 
     def search_docs(self, owner: str) -> str:
         return f"{self.p}:u:{{{owner}}}:s:docs"

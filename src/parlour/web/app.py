@@ -22,6 +22,7 @@ from parlour.web.routes import (
     docs,
     health,
     live,
+    memory,
     personas,
     preview,
     replies,
@@ -68,8 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HostAllowList, hosts=allowed_hosts(settings))
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
-    routers = (auth, catalog, preview, personas, sessions, summaries, replies, search, live,
-               tutorial, health, docs)  # fmt: skip
+    routers = (auth, catalog, preview, personas, sessions, summaries, replies, memory, search,
+               live, tutorial, health, docs)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     page_facts = {

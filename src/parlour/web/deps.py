@@ -25,6 +25,7 @@ from parlour.domain import SessionInfo
 from parlour.errors import Forbidden, InvalidInput, Unauthorized
 from parlour.followers import FollowerLimit, Ticket
 from parlour.live import LiveChannel
+from parlour.memory import Memory
 from parlour.personas import Personas
 from parlour.providers.registry import ModelRegistry
 from parlour.ratelimit import Limiter
@@ -55,6 +56,7 @@ class Services:
     followers: FollowerLimit = field(default_factory=lambda: FollowerLimit(20))
     live: LiveChannel | None = None
     summaries: Summaries | None = None
+    memory: Memory | None = None
 
 
 # Dependencies are coroutines even where nothing is awaited: FastAPI runs a plain

@@ -24,6 +24,7 @@ from parlour.errors import ModelNotConfigured
 from parlour.followers import FollowerLimit
 from parlour.indexer import Indexer
 from parlour.live import LiveChannel
+from parlour.memory import Memory
 from parlour.metrics import Metrics, Timer
 from parlour.personas import PersonaCatalog, Personas
 from parlour.providers.base import ChatProvider
@@ -221,6 +222,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             max_tokens=settings.summary_max_tokens,
         )
         stack.push_async_callback(summaries.shutdown)
+        memory = Memory(redis, keys, max_facts=settings.memory_max_facts,
+                        max_chars=settings.memory_max_chars)  # fmt: skip
         chat = ChatService(
             store,
             models,
@@ -235,6 +238,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             stop=settings.stop,
             daily_token_quota=settings.daily_token_quota,
             summaries=summaries,
+            memory=memory,
         )
         replies.start_background()
         live = LiveChannel(redis, keys, heartbeat=settings.heartbeat_seconds,
@@ -252,7 +256,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = Services(
             settings, store, ledger, chat, replies, models, personas, accounts, limiter, search,
             followers=FollowerLimit(settings.max_followers_per_user), live=live,
-            summaries=summaries,
+            summaries=summaries, memory=memory,
         )  # fmt: skip
         log.info(
             "Parlour ready: models %s (default %s)",

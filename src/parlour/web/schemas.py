@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from parlour.domain import Message, ModelInfo, Persona, SessionInfo
+from parlour.memory import MemoryState
 from parlour.summaries import SummaryView
 from parlour.window import Summary
 
@@ -36,6 +38,7 @@ class PersonaOut(BaseModel):
     system_prompt: str = Field(description="Shown only to those who may use the persona.")
     starters: list[str] = Field(default_factory=list, description="Offered on an empty chat.")
     model: str | None = Field(None, description="The model new conversations start on.")
+    use_memory: bool = Field(True, description="The user's memory goes into its system prompt.")
     kind: Literal["builtin", "published", "own"] = Field(
         description="Built in and published personas are read-only: duplicate them to edit."
     )
@@ -60,6 +63,7 @@ class PersonaOut(BaseModel):
             system_prompt=p.system_prompt,
             starters=list(p.starters),
             model=p.model,
+            use_memory=p.use_memory,
             kind=kind,
             created_at=p.created_at,
             updated_at=p.updated_at,
@@ -83,6 +87,7 @@ class PersonaIn(BaseModel):
     icon: str | None = Field(None, max_length=64, description="An emoji or a few letters.")
     model: str | None = Field(None, max_length=200)
     starters: list[str] | None = Field(None, max_length=20)
+    use_memory: bool | None = Field(None, description="False: never send the user's memory.")
 
 
 class PersonaImport(PersonaIn):
@@ -262,6 +267,38 @@ class SummaryIn(BaseModel):
 class SummarySwitchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool
+
+
+class FactOut(BaseModel):
+    id: str
+    text: str
+    created_at: float
+    updated_at: float
+
+
+class MemoryOut(BaseModel):
+    enabled: bool = Field(description="The facts go into your conversations' system prompts.")
+    facts: list[FactOut]
+    used_chars: int = Field(description="Characters the facts take, of `max_chars`.")
+    max_chars: int
+    max_facts: int
+
+    @classmethod
+    def of(cls, m: MemoryState) -> MemoryOut:
+        return cls(
+            enabled=m.enabled, facts=[FactOut(**asdict(f)) for f in m.facts],
+            used_chars=m.used_chars, max_chars=m.max_chars, max_facts=m.max_facts,
+        )  # fmt: skip
+
+
+class MemorySwitchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool
+
+
+class FactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(max_length=1_000, description="One fact, at most 300 characters.")
 
 
 class ExportOut(BaseModel):

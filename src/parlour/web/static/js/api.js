@@ -117,6 +117,15 @@ export const api = {
   messages: (id, offset, limit) =>
     json(`/sessions/${enc(id)}/messages?offset=${offset}&limit=${limit}`),
   clearMessages: (id) => json(`/sessions/${enc(id)}/messages`, { method: "DELETE" }),
+  summary: (id) => json(`/sessions/${enc(id)}/summary`),
+  editSummary: (id, text) => json(`/sessions/${enc(id)}/summary`, { method: "PUT", body: { text } }),
+  switchSummary: (id, enabled) =>
+    json(`/sessions/${enc(id)}/summary/enabled`, { method: "PUT", body: { enabled } }),
+  memory: () => json("/memory"),
+  switchMemory: (enabled) => json("/memory", { method: "PATCH", body: { enabled } }),
+  addFact: (text) => json("/memory/facts", { method: "POST", body: { text } }),
+  editFact: (id, text) => json(`/memory/facts/${enc(id)}`, { method: "PATCH", body: { text } }),
+  deleteFact: (id) => json(`/memory/facts/${enc(id)}`, { method: "DELETE" }),
   stopReply: (id) => json(`/sessions/${enc(id)}/reply/stop`, { method: "POST" }),
 
   /**
