@@ -10,13 +10,13 @@ import { describeError } from "./errors.js";
 import { onLangChange, t, translate } from "./i18n.js";
 import { personaIcon } from "./icons.js";
 import { hideBanner, showBanner, toast } from "./notify.js";
-import { setupPersonas } from "./personas.js";
+import { setupMemory } from "./memory.js";
+import { setupPersonas, showStarters } from "./personas.js";
 import { setupPrefs } from "./prefs.js";
 import { AutoScroll } from "./scroll.js";
 import { setupSearch } from "./search.js";
 import { fillHelp, setupShortcuts } from "./shortcuts.js";
 import { Sidebar, setPreview, titleOf } from "./sidebar.js";
-import { showStarters } from "./starters.js";
 import { closeSidebar, setupLayout, togglePickers } from "./layout.js";
 import { idFromUrl, remember, savedId } from "./where.js";
 
@@ -74,6 +74,7 @@ const composer = new Composer(
 );
 
 const searchBox = setupSearch(conversation, { beforeOpen: closeSidebar });
+const memory = setupMemory($("messages"));
 
 // --- the open session -----------------------------------------------------------
 
@@ -88,6 +89,7 @@ function showSession(session, activity) {
   document.title = session ? `${titleOf(session)} · Parlour` : "Parlour";
   $("persona-select").value = session?.persona ?? draftPersona ?? defaultPersona();
   if (session && !$("model-wrap").hidden) $("model-select").value = session.model;
+  memory.show(session);
   showWelcome();
 }
 

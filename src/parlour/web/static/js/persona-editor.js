@@ -45,6 +45,7 @@ export class PersonaEditor {
     select.replaceChildren(...choices.map(([value, text]) => new Option(text, value)));
     for (const [name, id] of Object.entries(FIELDS)) $(id).value = persona?.[name] ?? "";
     for (let i = 0; i < STARTERS; i++) $(`pf-starter-${i}`).value = persona?.starters?.[i] ?? "";
+    $("pf-memory").checked = persona?.use_memory ?? true;
     $("pf-error").hidden = true;
     this.form.hidden = false;
     $("pf-name-en").focus();
@@ -54,6 +55,7 @@ export class PersonaEditor {
   fields() {
     const fields = {};
     for (const [name, id] of Object.entries(FIELDS)) fields[name] = $(id).value;
+    fields.use_memory = $("pf-memory").checked;
     fields.starters = [];
     for (let i = 0; i < STARTERS; i++) {
       const text = $(`pf-starter-${i}`).value.trim();

@@ -9,6 +9,8 @@ import { personaIcon } from "./icons.js";
 import { toast } from "./notify.js";
 import { PersonaEditor } from "./persona-editor.js";
 
+export { showStarters } from "./starters.js";
+
 const $ = (id) => document.getElementById(id);
 const KINDS = { builtin: "kindBuiltin", published: "kindPublished", own: "kindOwn" };
 
