@@ -33,6 +33,7 @@ from bench.scenarios import (
     memory_per_stream,
 )
 from bench.search import search_at_scale
+from bench.summaries import WINDOW, summaries_on_off
 
 TARGETS = {
     1: ("added time to first token, one stream at a time", "p50 ≤ 2 ms, p99 ≤ 5 ms"),
@@ -44,6 +45,7 @@ TARGETS = {
     7: ("local model through Parlour vs. direct", "tokens/s ratio ≥ 0.95"),
     8: ("first-token time, 2,000 messages with 50 side branches vs. linear", "within 10 %"),
     9: ("search, 100,000 messages in one account", "p50 ≤ 50 ms, p99 ≤ 200 ms, ≤ 5 ms a command"),
+    10: ("first-token time, summaries on vs. off", "within 10 %"),
 }
 
 
@@ -100,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # #1, #2, #5 and #8 are quiet, paced runs: one single-worker server serves them
         # (and, in a smoke run, #4 and #6 too).
-        if wanted & {1, 2, 5, 8} or (args.quick and wanted & {4, 6}):
-            with stage.serving() as server:
+        # A smoke run gives it #10's small window, so #10 shares it too.
+        if wanted & {1, 2, 5, 8} or (args.quick and wanted & {4, 6, 10}):
+            with stage.serving(**(WINDOW if args.quick else {})) as server:
                 stage.reuse = server if args.quick else None
                 for n, fn in ((1, added_ttft_serial), (2, added_ttft_poisson), (5, long_history),
                               (8, branched_history)):  # fmt: skip
@@ -110,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                 for n, fn2 in ((4, cpu_per_token), (6, memory_per_stream)):
                     if args.quick and n in wanted:
                         rows.append(_guarded(n, lambda fn2=fn2: fn2(stage)))  # type: ignore[misc]
+                if args.quick and 10 in wanted:
+                    rows.append(_guarded(10, lambda s=server: summaries_on_off(stage, s)))
                 stage.reuse = None
         for n, fn2 in (
             (3, concurrent_paced),
@@ -117,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
             (6, memory_per_stream),
             (7, local_model),
             (9, search_at_scale),
+            (10, summaries_on_off),
         ):
-            if n in wanted and not (args.quick and n in (4, 6)):
+            if n in wanted and not (args.quick and n in (4, 6, 10)):
                 rows.append(_guarded(n, lambda fn2=fn2: fn2(stage)))  # type: ignore[misc]
     finally:
         upstream.stop()

@@ -47,6 +47,7 @@ class Sizes:
     search_total: int = 1_000_000  # and in the whole store
     search_queries: int = 400
     search_replies: int = 20
+    summary_messages: int = 400  # #10: seeded in each session, far past the window
 
 
 QUICK = Sizes(
@@ -70,6 +71,7 @@ QUICK = Sizes(
     search_total=5_000,
     search_queries=16,
     search_replies=3,
+    summary_messages=40,
 )
 
 

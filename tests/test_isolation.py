@@ -138,6 +138,9 @@ def test_isolation_matrix(make_server: ServerFactory, upstream: ScriptedUpstream
     secret = Conversation("alice's secret import")
     secret.turn("my bank pin is 1234", "noted")
     alice_import = imported(alice, conversations_json([secret.export()]), "c.json")["id"]
+    fact = alice.post("/api/v1/memory/facts", json={"text": "my secret pin is 1234"})
+    assert fact.status_code == 201, fact.text
+    fact_id = fact.json()["facts"][0]["id"]
     bobs_sid = bob.post("/api/v1/sessions", json={}).json()["id"]
     routes = routes_with_ids(spec)
     paths = {path for _m, path, _op in routes}
@@ -152,7 +155,8 @@ def test_isolation_matrix(make_server: ServerFactory, upstream: ScriptedUpstream
         for reply in (running, finished_reply):
             alices = {"session_id": sid, "reply_id": reply, "message_id": first_message,
                       "token_id": token["id"], "user_id": alice_id,
-                      "persona_id": persona.json()["id"], "import_id": alice_import}  # fmt: skip
+                      "persona_id": persona.json()["id"], "import_id": alice_import,
+                      "fact_id": fact_id}  # fmt: skip
             unknown = dict.fromkeys(alices, MISSING)
             # Ids that go with a conversation are also tried in Bob's own conversation.
             mixed = {**alices, "session_id": bobs_sid}
@@ -204,6 +208,8 @@ def test_isolation_matrix(make_server: ServerFactory, upstream: ScriptedUpstream
     assert me.status_code == 200  # her token was not revoked
     kept = alice.get(f"/api/v1/personas/{persona.json()['id']}")
     assert kept.json()["name_en"] == "secret agent"  # her persona was not changed
+    facts = alice.get("/api/v1/memory").json()["facts"]
+    assert [f["text"] for f in facts] == ["my secret pin is 1234"]  # nor her memory
 
 
 def test_export_is_the_owners_and_bounded(make_server: ServerFactory) -> None:

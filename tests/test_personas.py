@@ -170,3 +170,17 @@ def test_a_persona_names_the_model_new_conversations_start_on(client: httpx.Clie
     tutor = create(client, model="scripted-model")
     session = client.post("/api/v1/sessions", json={"persona": tutor["id"]}).json()
     assert session["model"] == "scripted-model"
+
+
+def test_the_editor_preview_fills_variables_as_sending_would(client: httpx.Client) -> None:
+    weekday = time.strftime("%A", time.gmtime())
+    response = client.post(
+        "/api/v1/personas/preview",
+        json={"system_prompt": "{{weekday}} in {{language}}, {{nope}}", "language": "zh-CN"},
+    )
+    assert response.status_code == 200
+    assert response.json()["filled"] == f"{weekday} in Chinese, {{{{nope}}}}"
+    assert "user_name" in response.json()["variables"]
+    bad = client.post("/api/v1/personas/preview", json={"prompt": "x"})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["code"]

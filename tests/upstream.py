@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +99,11 @@ class ScriptedUpstream:
         self.arrivals: list[float] = []  # time.monotonic() of each request, as it came
         self.disconnects = 0
         self.ended: list[float] = []  # wall-clock time each stream's last frame went out
+        # ("arrive", i) as request i comes, ("end", i) once its stream has ended: the order
+        # in which the upstream saw things, for tests of what waits for what.
+        self.timeline: list[tuple[str, int]] = []
+        # Asked first for each request: a script for it, or None for the queue's next.
+        self.responder: Callable[[dict[str, Any]], Script | None] | None = None
         self._lock = threading.Lock()
         self._server: ThreadedServer | None = None
         self.url = ""
@@ -117,11 +122,17 @@ class ScriptedUpstream:
             self.arrivals.clear()
             self.disconnects = 0
             self.ended.clear()
+            self.timeline.clear()
+            self.responder = None
 
     def _next(self, body: dict[str, Any]) -> Script:
         with self._lock:
             self.requests.append(body)
             self.arrivals.append(time.monotonic())
+            self.timeline.append(("arrive", len(self.requests) - 1))
+            answer = self.responder(body) if self.responder else None
+            if answer is not None:
+                return answer
             return self.scripts.popleft() if self.scripts else echo_reply(body)
 
     # --- the HTTP side -----------------------------------------------------------
@@ -131,6 +142,7 @@ class ScriptedUpstream:
         with self._lock:
             self.headers.append(dict(request.headers))
         script = self._next(body)
+        index = next(i for i, b in reversed(list(enumerate(self.requests))) if b is body)
         if isinstance(script, Silent):
             for _ in range(int(script.hold * 10)):
                 if await request.is_disconnected():
@@ -142,9 +154,11 @@ class ScriptedUpstream:
         if isinstance(script, Status):
             headers = {"retry-after": script.retry_after} if script.retry_after else None
             return JSONResponse(script.body, status_code=script.code, headers=headers)
-        return StreamingResponse(self._stream(body, script), media_type="text/event-stream")
+        return StreamingResponse(self._stream(body, script, index), media_type="text/event-stream")
 
-    async def _stream(self, body: dict[str, Any], script: Reply) -> AsyncIterator[bytes]:
+    async def _stream(
+        self, body: dict[str, Any], script: Reply, index: int = -1
+    ) -> AsyncIterator[bytes]:
         model = body.get("model", "scripted")
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -205,6 +219,7 @@ class ScriptedUpstream:
             async for piece in send(ending + b"data: [DONE]\n\n"):
                 yield piece
             self.ended.append(time.time())
+            self.timeline.append(("end", index))
         except asyncio.CancelledError:
             self.disconnects += 1
             raise

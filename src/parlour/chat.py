@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
-from parlour.context import build_context, check_fits
+from parlour.context import check_fits
 from parlour.domain import (
     ChatParams,
     Message,
@@ -20,11 +20,14 @@ from parlour.domain import (
     now,
 )
 from parlour.errors import InvalidInput, MessageTooLong, RateLimited, UnknownPersona
+from parlour.memory import Memory
 from parlour.personas import Personas, fill_prompt
 from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.providers.registry import ModelRegistry
 from parlour.replies import Outcome, Reply, ReplyManager
 from parlour.store import Claimed, ConversationStore
+from parlour.summaries import Summaries
+from parlour.window import Summary, Window, plan_window
 
 T = TypeVar("T")
 
@@ -71,6 +74,8 @@ class ChatService:
         context_messages: int = 400,
         daily_token_quota: int = 0,
         sampling: ChatParams | None = None,
+        summaries: Summaries | None = None,
+        memory: Memory | None = None,
     ) -> None:
         self.store = store
         self.models = models
@@ -88,6 +93,8 @@ class ChatService:
         self.defaults = replace(
             sampling or ChatParams(), temperature=temperature, max_tokens=max_tokens
         )
+        self.summaries = summaries
+        self.memory = memory
 
     async def create_session(
         self, owner: str, *, persona: str | None = None, title: str = "", model: str | None = None
@@ -198,6 +205,8 @@ class ChatService:
                 if prompt
                 else session.params.system_prompt
             )
+        if self.memory is not None and chosen.use_memory:  # the user's facts, when on
+            prompt += await self.memory.prompt_for(owner)
         chosen = replace(chosen, system_prompt=prompt)
         if self.daily_token_quota:
             used = await self.replies.ledger.usage_today(owner)
@@ -259,15 +268,16 @@ class ChatService:
         else:
             content, user_id = user.content, user.id
         budget = self._budget(info, session)
-        turns = await self._count(
-            provider, build_context, persona.system_prompt, claimed.history, content, budget
+        summaries = await self.summaries.for_turn(session.id) if self.summaries else []
+        window = await self._plan(
+            provider, persona.system_prompt, claimed.history, content, budget, summaries
         )
         if persona.id != session.persona:  # saved only once the message is accepted
             session = await self.store.update_session(session, persona=persona.id)
         own, default = session.params, self.defaults
         request = CompletionRequest(
             model=info.id,
-            messages=turns,
+            messages=window.turns,
             max_tokens=own.max_tokens or self.max_tokens,
             temperature=self.temperature if own.temperature is None else own.temperature,
             stop=self.stop,
@@ -277,11 +287,13 @@ class ChatService:
             seed=_either(own.seed, default.seed),
         )
 
+        stored: list[Message] = []
+
         def persist(outcome: Outcome) -> Message:
             # A reply stopped before any text is kept too (empty, "partial"): the page
             # shows that it was stopped, and the model never sees an empty turn. Its id
             # is the reply's, so storing it twice stores it once.
-            return Message(
+            message = Message(
                 facts.id,
                 "assistant",
                 outcome.text,
@@ -297,8 +309,10 @@ class ChatService:
                 duration=outcome.duration,
                 parent=user_id,
             )
+            stored.append(message)
+            return message
 
-        return self.replies.start(
+        reply = self.replies.start(
             facts,
             start_data={
                 "user_message_id": user_id,
@@ -309,3 +323,38 @@ class ChatService:
             request=request,
             persist=persist,
         )
+        if self.summaries is not None:  # after the reply: what the next turn leaves out
+            asked = user or claimed.start
+            self.summaries.after(
+                reply.task, session.id,
+                lambda h, t, s: self._plan(provider, persona.system_prompt, h, t, budget, s),
+                lambda: [*claimed.history, asked, *stored] if stored and asked else None,
+                info, provider,
+            )  # fmt: skip
+        return reply
+
+    async def _plan(self, provider: ChatProvider, prompt: str, history: list[Message],
+                    turn: str, budget: int, summaries: list[Summary]) -> Window:  # fmt: skip
+        def run() -> Window:
+            return plan_window(prompt, history, turn, budget, provider.count_tokens, summaries)
+
+        if getattr(provider, "tokenizer_blocks", False):  # off the event loop
+            return await asyncio.to_thread(run)
+        return run()
+
+    async def window(self, session: SessionInfo) -> Window | None:
+        """What the model would see of the active branch next (None: nothing yet)."""
+        _nodes, total = await self.store.messages(session.id, offset=0, limit=1)
+        if total == 0:
+            return None
+        most = self.context_messages
+        nodes, _ = await self.store.messages(session.id, offset=max(0, total - most), limit=most)
+        persona = await self._persona(session, None)
+        info, provider = self.models.resolve(session.model)
+        summaries = await self.summaries.for_turn(session.id) if self.summaries else []
+        budget = self._budget(info, session)
+        history = [n.message for n in nodes]
+        try:
+            return await self._plan(provider, persona.system_prompt, history, "", budget, summaries)
+        except MessageTooLong:
+            return None

@@ -143,6 +143,14 @@ class Settings(BaseSettings):
     # The most stored messages read to build a turn's context (then trimmed to the window):
     # the work per turn is bounded by this, however long the conversation grows.
     context_messages: int = Field(400, ge=2, le=10_000)
+    # Older turns that no longer fit are folded into a running summary of the branch
+    # (after a reply, in the background); each conversation can turn this off.
+    summaries: bool = True
+    summary_model: str = ""  # the model that writes summaries ("": the conversation's own)
+    summary_max_tokens: int = Field(400, ge=32, le=4_000)
+    # Facts about the user kept across conversations (the Memory page).
+    memory_max_facts: int = Field(30, ge=1, le=200)
+    memory_max_chars: int = Field(2_000, ge=100, le=20_000)
 
     local_model_path: Path | None = None
     local_context_window: int = Field(8192, ge=256)

@@ -47,6 +47,7 @@ class Persona:
     published: bool = False  # an administrator shares it with everyone (read-only to them)
     model: str | None = None  # the model new conversations with it start on
     starters: tuple[str, ...] = ()  # prompts offered on an empty conversation
+    use_memory: bool = True  # the user's memory goes into its system prompt (when on)
     created_at: float = 0.0
     updated_at: float = 0.0
 

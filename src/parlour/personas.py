@@ -104,6 +104,7 @@ class PersonaFields:
     icon: str | None = None
     model: str | None = None
     starters: tuple[str, ...] | None = None
+    use_memory: bool | None = None
 
 
 def _text(value: str, what: str, most: int) -> str:
@@ -189,6 +190,7 @@ class Personas:
                 icon=source.icon,
                 model=source.model,
                 starters=source.starters,
+                use_memory=source.use_memory,
             ),
         )
 
@@ -225,6 +227,8 @@ class Personas:
                 changes[name] = _text(value, name.replace("_", " "), most)
         if f.model is not None:
             changes["model"] = f.model.strip() or None
+        if f.use_memory is not None:
+            changes["use_memory"] = f.use_memory
         if f.starters is not None:
             starters = tuple(_text(x, "starter prompt", MAX_STARTER) for x in f.starters)
             if len(starters) > MAX_STARTERS:
@@ -246,6 +250,7 @@ def export_persona(persona: Persona) -> dict[str, object]:
         "icon": persona.icon,
         "model": persona.model,
         "starters": list(persona.starters),
+        "use_memory": persona.use_memory,
     }
 
 

@@ -109,6 +109,18 @@ def test_no_violations_in_the_chat(
     expect(page.locator("#confirm-dialog")).to_be_visible()
     assert axe_violations(page) == [], "the confirmation dialog"
     page.keyboard.press("Escape")
+
+    page.locator("#open-personas").click()
+    expect(page.locator("#persona-list .persona-item").first).to_be_visible()
+    assert axe_violations(page) == [], "the personas page"
+    page.locator("#persona-new").click()
+    expect(page.locator("#persona-form")).to_be_visible()
+    assert axe_violations(page) == [], "the persona editor"
+    page.keyboard.press("Escape")
+    page.locator("#open-memory").click()
+    expect(page.locator("#memory-budget")).not_to_be_empty()
+    assert axe_violations(page) == [], "the memory page"
+    page.keyboard.press("Escape")
     assert not page_log.errors
 
 

@@ -328,7 +328,8 @@ class ConversationStore:
     async def delete_session(self, session: SessionInfo) -> None:
         sid = session.id
         await self.redis.zrem(self.keys.user_sessions(session.owner), sid)
-        await self.redis.delete(*self.keys.conversation_keys(sid))
+        summaries = (self.keys.summaries(sid), self.keys.summary_state(sid))
+        await self.redis.delete(*self.keys.conversation_keys(sid), *summaries)
         self.changed(session.owner, sid, "deleted")
 
     async def touch(self, session: SessionInfo, ts: float) -> None:

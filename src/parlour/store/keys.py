@@ -18,6 +18,8 @@ slot of a Redis Cluster::
     P:c:{SID}:reply:RID               hash   a reply's facts (session owner status parent ...)
     P:c:{SID}:reply:RID:events        stream the reply's events, each entry a JSON batch
     P:c:{SID}:reply:RID:reaper        str    claims the clean-up of a reply whose process died
+    P:c:{SID}:summaries               hash   id of the last message a summary covers -> JSON summary
+    P:c:{SID}:summary                 hash   off ("1": summaries turned off), failed, failed_at
 
     one owner, tag {OWNER}:
     P:u:{OWNER}:convs                 zset   conversation ids scored by last activity
@@ -32,6 +34,8 @@ slot of a Redis Cluster::
     P:u:{OWNER}:import:lock           str    the owner's running import's id (TTL, renewed)
     P:u:{OWNER}:import:JOB            hash   an import's progress and outcome (TTL)
     P:u:{OWNER}:import:JOB:report     list   JSON: one entry per conversation of the file
+    P:u:{OWNER}:memory                hash   fact id -> JSON fact the owner keeps (Memory page)
+    P:u:{OWNER}:memory:on             str    "1": the owner's memory goes into their conversations
     P:u:{OWNER}:s:docs                str    the owner's search index: 32 bytes per indexed
                                              message (conversation id + message id, binary);
                                              a message's doc id is its offset / 32
@@ -126,6 +130,12 @@ class Keys:
     def reaper(self, sid: str, rid: str) -> str:
         return f"{self.p}:c:{{{sid}}}:reply:{rid}:reaper"
 
+    def summaries(self, sid: str) -> str:
+        return f"{self.p}:c:{{{sid}}}:summaries"
+
+    def summary_state(self, sid: str) -> str:
+        return f"{self.p}:c:{{{sid}}}:summary"
+
     # --- an owner -----------------------------------------------------------------
 
     def user_sessions(self, owner: str) -> str:
@@ -157,6 +167,12 @@ class Keys:
 
     def import_report(self, owner: str, job: str) -> str:
         return f"{self.p}:u:{{{owner}}}:import:{job}:report"
+
+    def user_memory(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:memory"
+
+    def user_memory_on(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:memory:on"
 
     def search_docs(self, owner: str) -> str:
         return f"{self.p}:u:{{{owner}}}:s:docs"

@@ -24,10 +24,13 @@ from parlour.web.routes import (
     health,
     imports,
     live,
+    memory,
     personas,
+    preview,
     replies,
     search,
     sessions,
+    summaries,
     tutorial,
     usage,
 )
@@ -74,8 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
     routers = (
-        auth, catalog, personas, sessions, chat_settings, replies, search, live, imports,
-        tutorial, usage, health, docs,
+        auth, catalog, preview, personas, sessions, summaries, chat_settings, replies, memory,
+        search, live, imports, tutorial, usage, health, docs,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

@@ -26,6 +26,7 @@ from parlour.errors import Forbidden, InvalidInput, Unauthorized
 from parlour.followers import FollowerLimit, Ticket
 from parlour.importing.jobs import ImportJobs
 from parlour.live import LiveChannel
+from parlour.memory import Memory
 from parlour.personas import Personas
 from parlour.providers.registry import ModelRegistry
 from parlour.ratelimit import Limiter
@@ -33,6 +34,7 @@ from parlour.replies import ReplyManager
 from parlour.store import ConversationStore, ReplyLedger
 from parlour.store.search import SearchIndex
 from parlour.store.usage import UsageStore
+from parlour.summaries import Summaries
 
 LOCAL_USER = "local"
 SESSION_COOKIE = "parlour_session"
@@ -57,6 +59,8 @@ class Services:
     live: LiveChannel | None = None
     imports: ImportJobs | None = None
     usage: UsageStore | None = None
+    summaries: Summaries | None = None
+    memory: Memory | None = None
 
 
 # Dependencies are coroutines even where nothing is awaited: FastAPI runs a plain

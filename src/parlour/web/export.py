@@ -1,7 +1,7 @@
 """A conversation's export, streamed: the same document as one JSON body, in constant memory.
 
 The JSON is written piece by piece in the order of :class:`~parlour.web.schemas.ExportOut`
-(``format, version, session, active_leaf, messages, items, total``), each piece
+(``format, version, session, active_leaf, messages, items, summaries, total``), each piece
 encoded as ``JSONResponse`` encodes a whole body, so the bytes are the same.
 """
 
@@ -14,7 +14,8 @@ from typing import Any
 from parlour.domain import SessionInfo
 from parlour.store import ConversationStore
 from parlour.store.export import tree_order, tree_pages
-from parlour.web.schemas import ExportOut, MessageOut, SessionOut
+from parlour.web.schemas import ExportOut, MessageOut, SessionOut, SummaryOut
+from parlour.window import Summary
 
 
 def _dump(value: Any) -> bytes:
@@ -23,7 +24,9 @@ def _dump(value: Any) -> bytes:
     ).encode("utf-8")
 
 
-async def json_export(store: ConversationStore, info: SessionInfo) -> AsyncIterator[bytes]:
+async def json_export(
+    store: ConversationStore, info: SessionInfo, summaries: list[Summary] | None = None
+) -> AsyncIterator[bytes]:
     ids, leaf = await tree_order(store.redis, store.keys, info.id)
     head = ExportOut(
         session=SessionOut.of(info), active_leaf=leaf or None, messages=[], items=[], total=0
@@ -42,7 +45,8 @@ async def json_export(store: ConversationStore, info: SessionInfo) -> AsyncItera
             piece = _dump(MessageOut.of(node.message).model_dump())
             yield piece if total == 0 else b"," + piece
             total += 1
-    yield b'],"total":' + _dump(total) + b"}"
+    kept = [SummaryOut.of(s).model_dump() for s in summaries or []]
+    yield b'],"summaries":' + _dump(kept) + b',"total":' + _dump(total) + b"}"
 
 
 async def markdown_export(store: ConversationStore, info: SessionInfo) -> AsyncIterator[bytes]:

@@ -27,6 +27,7 @@ from parlour.importing.jobs import ImportJobs
 from parlour.importing.limits import ImportLimits
 from parlour.indexer import Indexer
 from parlour.live import LiveChannel
+from parlour.memory import Memory
 from parlour.metrics import Metrics, Timer
 from parlour.personas import PersonaCatalog, Personas
 from parlour.providers.base import ChatProvider
@@ -41,7 +42,9 @@ from parlour.store.importer import ImportWriter
 from parlour.store.migrate import FormatError, ensure_format
 from parlour.store.personas import PersonaStore
 from parlour.store.search import SearchIndex
+from parlour.store.summaries import SummaryStore
 from parlour.store.usage import UsageStore
+from parlour.summaries import Summaries
 from parlour.web.deps import Services
 from parlour.web.stopping import on_stop_signal
 
@@ -216,6 +219,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             redis_timeout=settings.redis_socket_timeout,
         )
         personas = Personas(PersonaCatalog(), PersonaStore(redis, keys))
+        summaries = Summaries(
+            SummaryStore(redis, keys, ttl_seconds=int(settings.history_ttl_days * 86_400)),
+            models,
+            enabled=settings.summaries,
+            model=settings.summary_model,
+            max_tokens=settings.summary_max_tokens,
+        )
+        stack.push_async_callback(summaries.shutdown)
+        memory = Memory(redis, keys, max_facts=settings.memory_max_facts,
+                        max_chars=settings.memory_max_chars)  # fmt: skip
         chat = ChatService(
             store,
             models,
@@ -235,6 +248,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 frequency_penalty=settings.frequency_penalty,
                 seed=settings.seed,
             ),
+            summaries=summaries,
+            memory=memory,
         )
         replies.start_background()
         live = LiveChannel(redis, keys, heartbeat=settings.heartbeat_seconds,
@@ -261,7 +276,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = Services(
             settings, store, ledger, chat, replies, models, personas, accounts, limiter, search,
             followers=FollowerLimit(settings.max_followers_per_user), live=live,
-            imports=imports, usage=UsageStore(redis, keys),
+            imports=imports, usage=UsageStore(redis, keys), summaries=summaries, memory=memory,
         )  # fmt: skip
         log.info(
             "Parlour ready: models %s (default %s)",

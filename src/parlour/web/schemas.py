@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from parlour.domain import Message, ModelInfo, Persona, SessionInfo
+from parlour.memory import MemoryState
+from parlour.summaries import SummaryView
+from parlour.window import Summary
 
 
 class ErrorBody(BaseModel):
@@ -34,6 +38,7 @@ class PersonaOut(BaseModel):
     system_prompt: str = Field(description="Shown only to those who may use the persona.")
     starters: list[str] = Field(default_factory=list, description="Offered on an empty chat.")
     model: str | None = Field(None, description="The model new conversations start on.")
+    use_memory: bool = Field(True, description="The user's memory goes into its system prompt.")
     kind: Literal["builtin", "published", "own"] = Field(
         description="Built in and published personas are read-only: duplicate them to edit."
     )
@@ -58,6 +63,7 @@ class PersonaOut(BaseModel):
             system_prompt=p.system_prompt,
             starters=list(p.starters),
             model=p.model,
+            use_memory=p.use_memory,
             kind=kind,
             created_at=p.created_at,
             updated_at=p.updated_at,
@@ -81,6 +87,7 @@ class PersonaIn(BaseModel):
     icon: str | None = Field(None, max_length=64, description="An emoji or a few letters.")
     model: str | None = Field(None, max_length=200)
     starters: list[str] | None = Field(None, max_length=20)
+    use_memory: bool | None = Field(None, description="False: never send the user's memory.")
 
 
 class PersonaImport(PersonaIn):
@@ -88,6 +95,17 @@ class PersonaImport(PersonaIn):
 
     format: Literal["parlour.persona"]
     version: int = Field(1, ge=1, le=1)
+
+
+class PromptPreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    system_prompt: str = Field(max_length=20_000)
+    language: str | None = Field(None, max_length=35, description="The page's language, zh or en.")
+
+
+class PromptPreviewOut(BaseModel):
+    filled: str = Field(description="The system prompt as the model would receive it now.")
+    variables: list[str] = Field(description="The variables that are filled in.")
 
 
 class PersonaList(BaseModel):
@@ -223,6 +241,85 @@ class MessagePage(BaseModel):
     limit: int
 
 
+class SummaryOut(BaseModel):
+    text: str
+    covers: str = Field(description="The id of the last message the summary covers.")
+    messages: int = Field(description="How many messages it covers.")
+    model: str = Field(description="The model that last wrote it.")
+    edited: bool = Field(description="Changed by its reader since a model last wrote it.")
+    updated_at: float
+
+    @classmethod
+    def of(cls, s: Summary) -> SummaryOut:
+        return cls(text=s.text, covers=s.covers, messages=s.messages, model=s.model,
+                   edited=s.edited, updated_at=s.updated_at)  # fmt: skip
+
+
+class SummaryStateOut(BaseModel):
+    """What the model is shown of the active branch's older messages."""
+
+    enabled: bool = Field(description="Summaries are on for this conversation.")
+    available: bool = Field(description="Summaries are on on this server (SUMMARIES).")
+    summary: SummaryOut | None = Field(description="The summary the next turn sends, if any.")
+    first_kept: str | None = Field(
+        description="The first message the model sees in full; before it, messages are "
+        "summarized (up to `summary.covers`) or trimmed."
+    )
+    trimmed: int = Field(description="Messages left out without being summarized.")
+    failed: str | None = Field(description="Why the last summarizing failed (until one works).")
+    pending: bool = Field(description="A summary is being written now.")
+
+    @classmethod
+    def of(cls, v: SummaryView) -> SummaryStateOut:
+        return cls(
+            enabled=v.enabled, available=v.available,
+            summary=SummaryOut.of(v.summary) if v.summary else None, first_kept=v.first_kept,
+            trimmed=v.trimmed, failed=v.failed, pending=v.pending,
+        )  # fmt: skip
+
+
+class SummaryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=8_000)
+
+
+class SummarySwitchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool
+
+
+class FactOut(BaseModel):
+    id: str
+    text: str
+    created_at: float
+    updated_at: float
+
+
+class MemoryOut(BaseModel):
+    enabled: bool = Field(description="The facts go into your conversations' system prompts.")
+    facts: list[FactOut]
+    used_chars: int = Field(description="Characters the facts take, of `max_chars`.")
+    max_chars: int
+    max_facts: int
+
+    @classmethod
+    def of(cls, m: MemoryState) -> MemoryOut:
+        return cls(
+            enabled=m.enabled, facts=[FactOut(**asdict(f)) for f in m.facts],
+            used_chars=m.used_chars, max_chars=m.max_chars, max_facts=m.max_facts,
+        )  # fmt: skip
+
+
+class MemorySwitchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool
+
+
+class FactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(max_length=1_000, description="One fact, at most 300 characters.")
+
+
 class ExportOut(BaseModel):
     """A conversation as exported (and, later, imported): format ``parlour.conversation``."""
 
@@ -235,6 +332,10 @@ class ExportOut(BaseModel):
         "into a tree (null: a first message)."
     )
     items: list[MessageOut] = Field(description="The active branch, oldest first.")
+    summaries: list[SummaryOut] = Field(
+        default_factory=list,
+        description="Running summaries of older messages, one per branch point (`covers`).",
+    )
     total: int = Field(description="How many messages the active branch has.")
 
 

@@ -28,6 +28,7 @@ def fields_of(body: PersonaIn) -> PersonaFields:
         icon=body.icon,
         model=body.model,
         starters=tuple(body.starters) if body.starters is not None else None,
+        use_memory=body.use_memory,
     )
 
 

@@ -162,6 +162,9 @@ async def export_session(
             headers=download,
         )
     download = {"Content-Disposition": f'attachment; filename="{name}.json"'}
+    summaries = await services.summaries.store.all(info.id) if services.summaries else []
     return StreamingResponse(
-        json_export(services.store, info), media_type="application/json", headers=download
+        json_export(services.store, info, summaries),
+        media_type="application/json",
+        headers=download,
     )

@@ -98,6 +98,14 @@ export const api = {
   signUp: (fields) => json("/auth/signup", { method: "POST", body: fields }),
   signOut: () => json("/auth/logout", { method: "POST" }),
   personas: () => json("/personas"),
+  createPersona: (fields) => json("/personas", { method: "POST", body: fields }),
+  updatePersona: (id, fields) => json(`/personas/${enc(id)}`, { method: "PATCH", body: fields }),
+  deletePersona: (id) => json(`/personas/${enc(id)}`, { method: "DELETE" }),
+  duplicatePersona: (id) => json(`/personas/${enc(id)}/duplicate`, { method: "POST" }),
+  exportPersona: (id) => json(`/personas/${enc(id)}/export`),
+  importPersona: (file) => json("/personas/import", { method: "POST", body: file }),
+  previewPrompt: (prompt, language) =>
+    json("/personas/preview", { method: "POST", body: { system_prompt: prompt, language } }),
   models: () => json("/models"),
   search: (q, { offset = 0, limit = 20 } = {}, signal) =>
     json(`/search?q=${encodeURIComponent(q)}&offset=${offset}&limit=${limit}`, { signal }),
@@ -109,6 +117,15 @@ export const api = {
   messages: (id, offset, limit) =>
     json(`/sessions/${enc(id)}/messages?offset=${offset}&limit=${limit}`),
   clearMessages: (id) => json(`/sessions/${enc(id)}/messages`, { method: "DELETE" }),
+  summary: (id) => json(`/sessions/${enc(id)}/summary`),
+  editSummary: (id, text) => json(`/sessions/${enc(id)}/summary`, { method: "PUT", body: { text } }),
+  switchSummary: (id, enabled) =>
+    json(`/sessions/${enc(id)}/summary/enabled`, { method: "PUT", body: { enabled } }),
+  memory: () => json("/memory"),
+  switchMemory: (enabled) => json("/memory", { method: "PATCH", body: { enabled } }),
+  addFact: (text) => json("/memory/facts", { method: "POST", body: { text } }),
+  editFact: (id, text) => json(`/memory/facts/${enc(id)}`, { method: "PATCH", body: { text } }),
+  deleteFact: (id) => json(`/memory/facts/${enc(id)}`, { method: "DELETE" }),
   stopReply: (id) => json(`/sessions/${enc(id)}/reply/stop`, { method: "POST" }),
 
   /**

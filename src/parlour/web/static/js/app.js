@@ -2,7 +2,6 @@
 import { api, whenSignedOut } from "./api.js";
 import { Auth } from "./auth.js";
 import { Catalog } from "./catalog.js";
-import { setupChatSettings } from "./chatsettings.js";
 import { Composer } from "./composer.js";
 import { setupConnection } from "./connection.js";
 import { Conversation } from "./conversation.js";
@@ -11,8 +10,9 @@ import { describeError } from "./errors.js";
 import { onLangChange, t, translate } from "./i18n.js";
 import { personaIcon } from "./icons.js";
 import { startLive, stopLive } from "./live.js";
-import { setupImport } from "./importer.js";
 import { hideBanner, showBanner, toast } from "./notify.js";
+import { setupPanels } from "./panels.js";
+import { showStarters } from "./personas.js";
 import { setupPrefs } from "./prefs.js";
 import { AutoScroll } from "./scroll.js";
 import { setupSearch } from "./search.js";
@@ -75,7 +75,7 @@ const composer = new Composer(
 );
 
 const searchBox = setupSearch(conversation, { beforeOpen: closeSidebar });
-setupChatSettings(() => conversation.session);
+const memory = setupPanels({ conversation, catalog, showWelcome, loadSessions });
 // --- the open session -----------------------------------------------------------
 
 function showSession(session, activity) {
@@ -89,6 +89,7 @@ function showSession(session, activity) {
   document.title = session ? `${titleOf(session)} · Parlour` : "Parlour";
   $("persona-select").value = session?.persona ?? draftPersona ?? defaultPersona();
   if (session && !$("model-wrap").hidden) $("model-select").value = session.model;
+  memory.show(session);
   showWelcome();
 }
 
@@ -97,6 +98,7 @@ function showWelcome() {
   $("empty-icon").replaceChildren(personaIcon(p));
   $("empty-title").textContent = t("welcome", { name: p?.label ?? "AI" });
   $("empty-desc").textContent = p?.desc ?? "";
+  showStarters($("starters"), p, (text) => conversation.send(text));
 }
 
 async function openSession(id) {
@@ -237,7 +239,6 @@ window.addEventListener("hashchange", () => {
   else if (conversation.session) newChat();
 });
 setupConnection();
-setupImport({ onImported: () => loadSessions(false) });
 onLangChange(() => {
   catalog.fill(conversation.session?.persona);
   fillHelp($("shortcut-list"));

@@ -32,6 +32,14 @@ export class Catalog {
     return { configured: Boolean(modelList.default) };
   }
 
+  /** The personas again, after one was made, changed or deleted (the Map stays the same). */
+  async reloadPersonas() {
+    const list = await api.personas();
+    this.personas.clear();
+    for (const p of list.personas) this.personas.set(p.id, { ...p });
+    this.fill();
+  }
+
   static fetch() {
     return Promise.all([api.personas(), api.models()]);
   }
@@ -47,6 +55,7 @@ export class Catalog {
       ...[...this.personas.values()].map((p) => option(p.id, p.label)),
     );
     this.personaSelect.value = value || fallback || this.defaultPersona;
+    if (this.personaSelect.selectedIndex < 0) this.personaSelect.value = this.defaultPersona; // deleted
   }
 
   personaName(id) {
