@@ -35,7 +35,7 @@ def test_a_persona_is_made_with_a_live_preview_and_its_starter_sends(
     app.get_by_label("Name (Chinese)").fill("海盗")
     app.get_by_label("Avatar (an emoji)").fill("🏴‍☠️")
     app.get_by_label("Description (English)").fill("Talks like a pirate.")
-    app.get_by_label("System prompt").fill("Today is {{date}}. Speak {{language}}. {{mystery}}")
+    app.get_by_label("System prompt", exact=True).fill("Today is {{date}}. Speak {{language}}. {{mystery}}")
     # The preview shows the prompt as the model would get it now: variables filled,
     # unknown ones left as written.
     today = datetime.fromtimestamp(time.time(), UTC).strftime("%Y-%m-%d")
@@ -79,9 +79,9 @@ def test_a_built_in_persona_is_duplicated_edited_exported_imported_and_deleted(
     teacher.get_by_role("button", name="Duplicate").click()
     # The copy opens in the editor.
     expect(app.get_by_label("Name (English)")).to_have_value("Teacher (copy)")
-    assert "patient" in app.get_by_label("System prompt").input_value()
+    assert "patient" in app.get_by_label("System prompt", exact=True).input_value()
     app.get_by_label("Name (English)").fill("Maths teacher")
-    app.get_by_label("System prompt").fill("You teach maths.")
+    app.get_by_label("System prompt", exact=True).fill("You teach maths.")
     app.get_by_role("button", name="Save").click()
     mine = item(app, "Maths teacher")
     expect(mine).to_contain_text("Mine")
