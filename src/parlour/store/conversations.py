@@ -24,6 +24,8 @@ from parlour.store.keys import Keys, is_id
 from parlour.store.lua import TREE
 
 Fields = dict[FieldT, EncodableT]
+# SessionInfo's fields kept only while set (see store/organise.py).
+ORGANISE = frozenset({"pinned", "archived", "folder", "deleted"})
 
 _APPEND = (
     TREE
@@ -250,7 +252,8 @@ class ConversationStore:
     ) -> SessionInfo:
         ts = now()
         info = SessionInfo(new_id(), owner, title, persona, model, ts, ts, 0, "")
-        mapping: Fields = {k: str(v) for k, v in asdict(info).items() if k != "params"}
+        skip = {"params", *ORGANISE}  # written only when set
+        mapping: Fields = {k: str(v) for k, v in asdict(info).items() if k not in skip}
         key = self.keys.conversation(info.id)
         # Two slots: the conversation first, then the owner's list (an unlisted
         # conversation is harmless; a listed missing one is dropped when listed).
@@ -268,7 +271,7 @@ class ConversationStore:
         if not is_id(sid):  # never let a crafted id name another key
             raise NotFound("This conversation does not exist.")
         raw = cast(dict[str, str], await self.redis.hgetall(self.keys.conversation(sid)))
-        if not raw or raw.get("owner") != owner:
+        if not raw or raw.get("owner") != owner or raw.get("deleted"):
             raise NotFound("This conversation does not exist.")
         return session_from(raw)
 
@@ -288,7 +291,7 @@ class ConversationStore:
         sessions: list[SessionInfo] = []
         gone: list[str] = []
         for sid, raw in zip(ids, rows, strict=True):
-            if raw and raw.get("owner") == owner:
+            if raw and raw.get("owner") == owner and not raw.get("deleted"):
                 sessions.append(session_from(raw))
             else:
                 gone.append(sid)  # expired: forget it
@@ -530,6 +533,10 @@ def session_from(raw: dict[str, str]) -> SessionInfo:
         message_count=int(raw.get("message_count", 0)),
         active=raw.get("active", ""),
         params=params_from(raw.get("params")),
+        pinned=float(raw.get("pinned") or 0),
+        archived=float(raw.get("archived") or 0),
+        folder=raw.get("folder", ""),
+        deleted=float(raw.get("deleted") or 0),
     )
 
 

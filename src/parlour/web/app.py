@@ -24,10 +24,12 @@ from parlour.web.routes import (
     health,
     imports,
     live,
+    organise,
     personas,
     replies,
     search,
     sessions,
+    shares,
     tutorial,
     usage,
 )
@@ -74,16 +76,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
     routers = (
-        auth, catalog, personas, sessions, chat_settings, replies, search, live, imports,
-        tutorial, usage, health, docs,
+        auth, catalog, personas, sessions, organise, shares, chat_settings, replies, search,
+        live, imports, tutorial, usage, health, docs,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)
+    app.include_router(shares.page_router)
     page_facts = {
         "auth-mode": settings.auth_mode,
         "max-message-chars": str(settings.max_message_chars),
     }
     # Without accounts the page's first questions can leave with the HTML.
     first_fetches = FIRST_FETCHES if settings.auth_mode == "none" else ()
-    app.mount("/", StaticAssets(STATIC_DIR, page_facts, first_fetches), name="static")
+    app.state.assets = assets = StaticAssets(STATIC_DIR, page_facts, first_fetches)
+    app.mount("/", assets, name="static")
     return app

@@ -31,8 +31,10 @@ from parlour.providers.registry import ModelRegistry
 from parlour.ratelimit import Limiter
 from parlour.replies import ReplyManager
 from parlour.store import ConversationStore, ReplyLedger
+from parlour.store.organise import Organiser
 from parlour.store.search import SearchIndex
 from parlour.store.usage import UsageStore
+from parlour.store.shares import Shares
 
 LOCAL_USER = "local"
 SESSION_COOKIE = "parlour_session"
@@ -57,6 +59,18 @@ class Services:
     live: LiveChannel | None = None
     imports: ImportJobs | None = None
     usage: UsageStore | None = None
+    organiser: Organiser | None = None
+    shares: Shares | None = None
+
+    @property
+    def organise(self) -> Organiser:
+        assert self.organiser is not None  # made by the lifespan
+        return self.organiser
+
+    @property
+    def sharing(self) -> Shares:
+        assert self.shares is not None  # made by the lifespan
+        return self.shares
 
 
 # Dependencies are coroutines even where nothing is awaited: FastAPI runs a plain
