@@ -79,6 +79,9 @@ def test_revoking_answers_404_at_once_on_every_process(
         assert owner.delete(f"/api/v1/shares/{share['id']}").status_code == 204
         assert httpx.get(b.url + url).status_code == 404
         assert httpx.get(a.url + url).status_code == 404
+        page = httpx.get(b.url + share["path"])
+        assert page.status_code == 404  # the page, saying the link is gone
+        assert "noindex" in page.headers["x-robots-tag"]
         assert owner.get("/api/v1/shares").json()["shares"] == []
         assert owner.delete(f"/api/v1/shares/{share['id']}").status_code == 404
         # Deleting the conversation revokes its links too.

@@ -329,10 +329,16 @@ class ConversationStore:
         return await self.get_session(session.owner, session.id)
 
     async def delete_session(self, session: SessionInfo) -> None:
-        sid = session.id
-        await self.redis.zrem(self.keys.user_sessions(session.owner), sid)
-        await self.redis.delete(*self.keys.conversation_keys(sid))
-        self.changed(session.owner, sid, "deleted")
+        sid, owner = session.id, session.owner
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in (self.keys.user_sessions(owner), self.keys.user_pinned(owner),
+                        self.keys.user_archived(owner), self.keys.user_trash(owner)):  # fmt: skip
+                pipe.zrem(key, sid)
+            if session.folder:
+                pipe.srem(self.keys.folder_members(owner, session.folder), sid)
+            await pipe.execute()
+        await self.redis.delete(*self.keys.conversation_keys(sid), *self.keys.cleared_keys(sid))
+        self.changed(owner, sid, "deleted")
 
     async def touch(self, session: SessionInfo, ts: float) -> None:
         """Move the conversation up the owner's list (it was active at ``ts``)."""

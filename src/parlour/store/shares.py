@@ -100,6 +100,9 @@ class Shares:
             if record["session_id"] == sid:
                 await self.revoke(owner, record["id"])
 
+    async def exists(self, token: str) -> bool:
+        return is_token(token) and bool(await self.redis.exists(self.keys.share(token)))
+
     async def view(self, token: str) -> dict[str, Any]:
         """What anyone with the link sees: title, author (if shown), time and messages."""
         raw: dict[str, str] = {}

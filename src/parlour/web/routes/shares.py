@@ -144,11 +144,12 @@ async def continue_shared(
 
 
 @page_router.get("/s/{token}")
-async def shared_page(token: str, request: Request) -> HTMLResponse:
-    """The shared page (its script reads the snapshot); the same for any token, so the
-    page says nothing of whether a link exists."""
+async def shared_page(token: str, request: Request, services: ServicesDep) -> HTMLResponse:
+    """The shared page (its script reads the snapshot): 404, with the page saying so, for
+    a link that does not exist, was revoked or has expired."""
     assets: StaticAssets = request.app.state.assets
     asset = assets.files.get("share.html")
     if asset is None:
         raise NotFound()
-    return HTMLResponse(asset.body, headers=NOINDEX)
+    status = 200 if await services.sharing.exists(token) else 404
+    return HTMLResponse(asset.body, status_code=status, headers=NOINDEX)

@@ -93,6 +93,8 @@ export class Sidebar {
 
   /** Put a session first (new activity) or update it in place. */
   upsert(session, { toTop = false } = {}) {
+    // New activity: it belongs under Today, whatever the copy in hand last said.
+    if (toTop) session = { ...session, updated_at: Math.max(session.updated_at, Date.now() / 1000) };
     const index = this.sessions.findIndex((s) => s.id === session.id);
     if (index === -1) {
       this.sessions.unshift(session);
