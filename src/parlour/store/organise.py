@@ -287,7 +287,11 @@ class Organiser:
             scores = await self.redis.zmscore(self.keys.user_archived(owner), chunk)
             rest += [s for s, a in zip(chunk, scores, strict=True) if a is None and s not in skip]
         ids = rest[max(0, offset - len(pinned)) : want]
-        rows = [s for s in await self._rows(owner, ids) if not s.deleted and not s.archived]
+        found = await self._rows(owner, ids)
+        # A reply that ended after its conversation was deleted may have listed it again.
+        if gone := set(ids) - {s.id for s in found if not s.deleted}:
+            await self.redis.zrem(convs, *gone)
+        rows = [s for s in found if not s.deleted and not s.archived]
         return page + rows, total
 
     async def _folder_list(
