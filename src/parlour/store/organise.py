@@ -316,9 +316,10 @@ class Organiser:
     # --- the trash ---------------------------------------------------------------------
 
     async def delete(self, session: SessionInfo) -> None:
-        """Move the conversation to the trash (or delete it now, with no trash)."""
+        """Move the conversation to the trash (or delete it now, with no trash; an empty
+        one, with nothing to bring back, too)."""
         o, sid = session.owner, session.id
-        if self.trash_seconds <= 0:
+        if self.trash_seconds <= 0 or (session.message_count == 0 and not session.title):
             await self._unlist(session)
             await self.store.delete_session(session)
             return
