@@ -157,6 +157,7 @@ class Organiser:
         else:
             await self._set(session, {}, ["pinned"])
             await self.redis.zrem(self.keys.user_pinned(o), sid)
+        self.store.changed(o, sid, "updated")
         return await self.store.get_session(o, sid)
 
     async def archive(self, session: SessionInfo, on: bool) -> SessionInfo:
@@ -172,6 +173,7 @@ class Organiser:
         else:
             await self._set(session, {}, ["archived"])
             await self.redis.zrem(self.keys.user_archived(o), sid)
+        self.store.changed(o, sid, "updated")
         return await self.store.get_session(o, sid)
 
     # --- folders ------------------------------------------------------------------------
@@ -238,6 +240,7 @@ class Organiser:
             if fid:
                 pipe.sadd(self.keys.folder_members(o, fid), sid)
             await pipe.execute()
+        self.store.changed(o, sid, "updated")
         return await self.store.get_session(o, sid)
 
     # --- lists -----------------------------------------------------------------------
@@ -333,6 +336,7 @@ class Organiser:
             pipe.zadd(self.keys.user_trash(o), {sid: ts})
             pipe.zremrangebyscore(self.keys.user_trash(o), "-inf", ts - self.trash_seconds)
             await pipe.execute()
+        self.store.changed(o, sid, "deleted")
 
     async def _unlist(self, session: SessionInfo) -> None:
         o, sid = session.owner, session.id
@@ -385,6 +389,7 @@ class Organiser:
             await pipe.execute()
         if session.folder and not in_folder:
             await self._flags(keys=[self.keys.conversation(sid)], args=[0, "folder"])
+        self.store.changed(owner, sid, "created")
         return await self.store.get_session(owner, sid)
 
     async def purge(self, owner: str, sid: str) -> None:
@@ -426,6 +431,7 @@ class Organiser:
             )
         if code < 0:
             raise NotFound("This conversation does not exist.")
+        self.store.changed(session.owner, session.id, "cleared")
 
     async def unclear(self, session: SessionInfo) -> SessionInfo:
         """Undo the last clear, while the conversation has no new messages."""
@@ -439,4 +445,5 @@ class Organiser:
                            "old history cannot come back.")  # fmt: skip
         if code == 0:
             raise ReplyInProgress()
+        self.store.changed(session.owner, session.id, "branch")
         return await self.store.get_session(session.owner, session.id)
