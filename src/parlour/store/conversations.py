@@ -271,7 +271,7 @@ class ConversationStore:
         if not is_id(sid):  # never let a crafted id name another key
             raise NotFound("This conversation does not exist.")
         raw = cast(dict[str, str], await self.redis.hgetall(self.keys.conversation(sid)))
-        if not raw or raw.get("owner") != owner or raw.get("deleted"):
+        if not raw or raw.get("owner") != owner or float(raw.get("deleted") or 0):
             raise NotFound("This conversation does not exist.")
         return session_from(raw)
 
@@ -291,7 +291,7 @@ class ConversationStore:
         sessions: list[SessionInfo] = []
         gone: list[str] = []
         for sid, raw in zip(ids, rows, strict=True):
-            if raw and raw.get("owner") == owner and not raw.get("deleted"):
+            if raw and raw.get("owner") == owner and not float(raw.get("deleted") or 0):
                 sessions.append(session_from(raw))
             else:
                 gone.append(sid)  # expired: forget it

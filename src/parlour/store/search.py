@@ -320,9 +320,9 @@ class SearchIndex:
         convs = dict(zip(sids, cast(list[list[str | None]], rows[: len(sids)]), strict=True))
         for (sid, mid), raw in zip(pairs, cast(list[str | None], rows[len(sids) :]), strict=True):
             conv = convs[sid]
-            if raw is None or conv[0] != owner or conv[4] or (sid, mid) in seen:
+            deleted, pinned, archived = (bool(float(v or 0)) for v in conv[4:7])
+            if raw is None or conv[0] != owner or deleted or (sid, mid) in seen:
                 continue  # gone, someone else's, in the trash, or found already
-            pinned, archived = bool(conv[5]), bool(conv[6])
             if not filters.keep_conversation(pinned, archived):
                 continue
             message = orjson.loads(raw)
