@@ -33,8 +33,8 @@ from parlour.replies import ReplyManager
 from parlour.store import ConversationStore, ReplyLedger
 from parlour.store.organise import Organiser
 from parlour.store.search import SearchIndex
-from parlour.store.usage import UsageStore
 from parlour.store.shares import Shares
+from parlour.store.usage import UsageStore
 
 LOCAL_USER = "local"
 SESSION_COOKIE = "parlour_session"

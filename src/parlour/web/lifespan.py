@@ -42,8 +42,8 @@ from parlour.store.migrate import FormatError, ensure_format
 from parlour.store.organise import Organiser
 from parlour.store.personas import PersonaStore
 from parlour.store.search import SearchIndex
-from parlour.store.usage import UsageStore
 from parlour.store.shares import Shares
+from parlour.store.usage import UsageStore
 from parlour.web.deps import Services
 from parlour.web.stopping import on_stop_signal
 
@@ -264,7 +264,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings, store, ledger, chat, replies, models, personas, accounts, limiter, search,
             followers=FollowerLimit(settings.max_followers_per_user), live=live,
             imports=imports, usage=UsageStore(redis, keys),
-            imports=imports,
             organiser=Organiser(redis, keys, store, trash_seconds=settings.trash_seconds),
             shares=Shares(redis, keys, store),
         )  # fmt: skip
