@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from tests.conftest import ServerFactory
@@ -260,6 +262,10 @@ def test_deleting_a_conversation_mid_reply_stops_it_and_leaves_nothing(
     assert rest[-1].event in ("done", "failure")
     assert len(text_of(rest).split()) < 100
     assert client.get(f"/api/v1/sessions/{sid}").status_code == 404
+    # In the trash it holds the message sent and nothing of the reply; emptied, nothing.
+    stored = redis.hvals(f"parlour:c:{{{sid}}}:msgs")  # type: ignore[attr-defined]
+    assert [json.loads(m)["content"] for m in stored] == ["long"]
+    assert client.delete(f"/api/v1/trash/{sid}").status_code == 204
     leftover = [k for k in redis.scan_iter(f"parlour:c:{{{sid}}}*")  # type: ignore[attr-defined]
                 if ":reply:" not in k]  # fmt: skip
     assert leftover == []

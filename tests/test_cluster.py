@@ -55,6 +55,14 @@ from tests.test_limits import (  # noqa: F401
     test_daily_token_quota,
     test_message_rate_holds_across_processes,
 )
+from tests.test_organise import (  # noqa: F401
+    test_a_clear_can_be_undone_until_new_messages,
+    test_another_users_conversations_cannot_be_organised,
+    test_bulk_archive_move_and_delete,
+    test_delete_goes_to_the_trash_and_comes_back_as_it_was,
+    test_folders_hold_conversations_and_deleting_one_keeps_them,
+    test_pinned_come_first_and_archived_leave_the_list_but_not_search,
+)
 from tests.test_personas import (  # noqa: F401
     test_a_persona_of_your_own_is_made_used_changed_and_deleted,
     test_personas_are_private_and_an_admin_can_publish_one,

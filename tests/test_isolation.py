@@ -141,6 +141,9 @@ def test_isolation_matrix(make_server: ServerFactory, upstream: ScriptedUpstream
     fact = alice.post("/api/v1/memory/facts", json={"text": "my secret pin is 1234"})
     assert fact.status_code == 201, fact.text
     fact_id = fact.json()["facts"][0]["id"]
+    folder = alice.post("/api/v1/folders", json={"name": "secret folder"}).json()
+    alice.put(f"/api/v1/sessions/{sid}/folder", json={"folder_id": folder["id"]})
+    share = alice.post(f"/api/v1/sessions/{sid}/shares", json={}).json()
     bobs_sid = bob.post("/api/v1/sessions", json={}).json()["id"]
     routes = routes_with_ids(spec)
     paths = {path for _m, path, _op in routes}
@@ -156,7 +159,8 @@ def test_isolation_matrix(make_server: ServerFactory, upstream: ScriptedUpstream
             alices = {"session_id": sid, "reply_id": reply, "message_id": first_message,
                       "token_id": token["id"], "user_id": alice_id,
                       "persona_id": persona.json()["id"], "import_id": alice_import,
-                      "fact_id": fact_id}  # fmt: skip
+                      "fact_id": fact_id, "folder_id": folder["id"],
+                      "share_id": share["id"]}  # fmt: skip
             unknown = dict.fromkeys(alices, MISSING)
             # Ids that go with a conversation are also tried in Bob's own conversation.
             mixed = {**alices, "session_id": bobs_sid}
@@ -201,6 +205,9 @@ def test_isolation_matrix(make_server: ServerFactory, upstream: ScriptedUpstream
     assert alice.get("/api/v1/sessions").json()["total"] == 2  # hers and her import
     mine = alice.get(f"/api/v1/sessions/{sid}").json()
     assert mine["title"] == "alice's secret plans"
+    assert (mine["folder_id"], mine["pinned"], mine["archived"]) == (folder["id"], False, False)
+    assert alice.get("/api/v1/folders").json()["folders"][0]["name"] == "secret folder"
+    assert httpx.get(server.url + "/api/v1/shared/" + share["path"][3:]).status_code == 200
     assert alice.get(f"/api/v1/sessions/{sid}/messages").json()["total"] == 4
     assert alice.get("/api/v1/auth/me").json()["disabled"] is False
     with httpx.Client(base_url=server.url) as by_token:

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     history_max_messages: int = Field(10_000, ge=2)
     # 0 keeps conversations until they are deleted.
     history_ttl_days: float = Field(0, ge=0)
+    # How long a deleted conversation (or a cleared history) can be restored; the trash
+    # empties itself after this. 0: deleting and clearing are final at once.
+    trash_seconds: int = Field(7 * 86_400, ge=0)
     max_message_chars: int = Field(32_000, ge=1)
     max_body_bytes: int = Field(256 * 1024, ge=1024)
 

@@ -129,6 +129,10 @@ class SessionInfo:
     message_count: int = 0
     active: str = ""  # the active branch's leaf ("" when empty)
     params: ChatParams = ChatParams()
+    pinned: float = 0.0  # when it was pinned (0: not pinned)
+    archived: float = 0.0  # when it was archived (0: not archived)
+    folder: str = ""  # the folder it is in ("" for none)
+    deleted: float = 0.0  # when it went to the trash (0: not deleted)
 
 
 @dataclass(slots=True)

@@ -17,6 +17,8 @@
     ├── ReplyInProgress           409  a session already has a reply running
     ├── ImportInProgress          409  the user's previous import is still running
     ├── ConversationFull          409  the conversation holds HISTORY_MAX_MESSAGES messages
+    ├── Conflict                  409  the state changed meanwhile (undoing a clear after new
+    │                                  messages)
     ├── ReplyInterrupted          (in streams) the process writing a reply died or shut down
     ├── ServerRestarting          (in streams) this process is shutting down: reconnect
     ├── StorageUnavailable        503  Redis cannot be reached
@@ -112,6 +114,12 @@ class ReplyInProgress(ParlourError):
     default_message = (
         "A reply is still being written in this session. Wait for it to finish or stop it first."
     )
+
+
+class Conflict(ParlourError):
+    status_code = 409
+    code = "conflict"
+    default_message = "That cannot be done as things stand now."
 
 
 class ConversationFull(ParlourError):

@@ -35,7 +35,8 @@ def test_a_persona_is_made_with_a_live_preview_and_its_starter_sends(
     app.get_by_label("Name (Chinese)").fill("海盗")
     app.get_by_label("Avatar (an emoji)").fill("🏴‍☠️")
     app.get_by_label("Description (English)").fill("Talks like a pirate.")
-    app.get_by_label("System prompt", exact=True).fill("Today is {{date}}. Speak {{language}}. {{mystery}}")
+    prompt = app.get_by_label("System prompt", exact=True)
+    prompt.fill("Today is {{date}}. Speak {{language}}. {{mystery}}")
     # The preview shows the prompt as the model would get it now: variables filled,
     # unknown ones left as written.
     today = datetime.fromtimestamp(time.time(), UTC).strftime("%Y-%m-%d")

@@ -24,6 +24,8 @@ from parlour.store.keys import Keys, is_id
 from parlour.store.lua import TREE
 
 Fields = dict[FieldT, EncodableT]
+# SessionInfo's fields kept only while set (see store/organise.py).
+ORGANISE = frozenset({"pinned", "archived", "folder", "deleted"})
 
 _APPEND = (
     TREE
@@ -250,7 +252,8 @@ class ConversationStore:
     ) -> SessionInfo:
         ts = now()
         info = SessionInfo(new_id(), owner, title, persona, model, ts, ts, 0, "")
-        mapping: Fields = {k: str(v) for k, v in asdict(info).items() if k != "params"}
+        skip = {"params", *ORGANISE}  # written only when set
+        mapping: Fields = {k: str(v) for k, v in asdict(info).items() if k not in skip}
         key = self.keys.conversation(info.id)
         # Two slots: the conversation first, then the owner's list (an unlisted
         # conversation is harmless; a listed missing one is dropped when listed).
@@ -268,7 +271,7 @@ class ConversationStore:
         if not is_id(sid):  # never let a crafted id name another key
             raise NotFound("This conversation does not exist.")
         raw = cast(dict[str, str], await self.redis.hgetall(self.keys.conversation(sid)))
-        if not raw or raw.get("owner") != owner:
+        if not raw or raw.get("owner") != owner or float(raw.get("deleted") or 0):
             raise NotFound("This conversation does not exist.")
         return session_from(raw)
 
@@ -288,7 +291,7 @@ class ConversationStore:
         sessions: list[SessionInfo] = []
         gone: list[str] = []
         for sid, raw in zip(ids, rows, strict=True):
-            if raw and raw.get("owner") == owner:
+            if raw and raw.get("owner") == owner and not float(raw.get("deleted") or 0):
                 sessions.append(session_from(raw))
             else:
                 gone.append(sid)  # expired: forget it
@@ -326,11 +329,20 @@ class ConversationStore:
         return await self.get_session(session.owner, session.id)
 
     async def delete_session(self, session: SessionInfo) -> None:
-        sid = session.id
-        await self.redis.zrem(self.keys.user_sessions(session.owner), sid)
-        summaries = (self.keys.summaries(sid), self.keys.summary_state(sid))
-        await self.redis.delete(*self.keys.conversation_keys(sid), *summaries)
-        self.changed(session.owner, sid, "deleted")
+        sid, owner = session.id, session.owner
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in (self.keys.user_sessions(owner), self.keys.user_pinned(owner),
+                        self.keys.user_archived(owner), self.keys.user_trash(owner)):  # fmt: skip
+                pipe.zrem(key, sid)
+            if session.folder:
+                pipe.srem(self.keys.folder_members(owner, session.folder), sid)
+            await pipe.execute()
+        await self.redis.delete(
+            *self.keys.conversation_keys(sid),
+            *self.keys.cleared_keys(sid),
+            *self.keys.summary_keys(sid),
+        )
+        self.changed(owner, sid, "deleted")
 
     async def touch(self, session: SessionInfo, ts: float) -> None:
         """Move the conversation up the owner's list (it was active at ``ts``)."""
@@ -531,6 +543,10 @@ def session_from(raw: dict[str, str]) -> SessionInfo:
         message_count=int(raw.get("message_count", 0)),
         active=raw.get("active", ""),
         params=params_from(raw.get("params")),
+        pinned=float(raw.get("pinned") or 0),
+        archived=float(raw.get("archived") or 0),
+        folder=raw.get("folder", ""),
+        deleted=float(raw.get("deleted") or 0),
     )
 
 

@@ -20,7 +20,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from parlour.domain import Message, SessionInfo, new_id
 from parlour.importing.model import ImportedConversation
-from parlour.store.conversations import message_json, title_from
+from parlour.store.conversations import ORGANISE, message_json, title_from
 from parlour.store.keys import Keys, is_id
 from parlour.store.search import SearchIndex
 
@@ -72,8 +72,8 @@ class ImportWriter:
             return "", False
         if not is_id(sid):
             return sid, False
-        stored = await self.redis.hget(self.keys.conversation(sid), "owner")
-        return sid, stored == owner
+        stored, deleted = await self.redis.hmget(self.keys.conversation(sid), ["owner", "deleted"])
+        return sid, stored == owner and not float(deleted or 0)  # one in the trash counts gone
 
     async def write(self, owner: str, conv: ImportedConversation, replaces: str = "") -> str:
         """Store ``conv`` as a new conversation of ``owner``; returns its id, or "" when
@@ -126,7 +126,8 @@ class ImportWriter:
         path: list[str],
     ) -> None:  # fmt: skip
         conv, msgs, tree, line = self.keys.conversation_keys(info.id)
-        fields = {k: str(v) for k, v in asdict(info).items()}
+        # Pins, archive, folder and trash are set only when they apply (store/organise.py).
+        fields = {k: str(v) for k, v in asdict(info).items() if k not in ORGANISE}
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(conv, mapping=fields)  # type: ignore[arg-type]
             pipe.expire(conv, GUARD_SECONDS)

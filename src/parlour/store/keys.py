@@ -9,7 +9,9 @@ slot of a Redis Cluster::
 
     one conversation, tag {SID}:
     P:c:{SID}                         hash   id owner title persona model created_at
-                                             updated_at message_count active
+                                             updated_at message_count active, and when
+                                             set: pinned archived deleted (times), folder
+                                             (a folder id), cleared (JSON, for undo)
     P:c:{SID}:msgs                    hash   message id -> JSON message (with its parent)
     P:c:{SID}:tree                    hash   "u:<id>" -> parent id ("" for a first message),
                                              "k:<id>" / "k:" -> JSON list of child ids, oldest first
@@ -20,6 +22,8 @@ slot of a Redis Cluster::
     P:c:{SID}:reply:RID:reaper        str    claims the clean-up of a reply whose process died
     P:c:{SID}:summaries               hash   id of the last message a summary covers -> JSON summary
     P:c:{SID}:summary                 hash   off ("1": summaries turned off), failed, failed_at
+    P:c:{SID}:cleared:msgs|tree|path  (as above) the messages a clear took away, kept for
+                                             undo until the trash's TTL ends
 
     one owner, tag {OWNER}:
     P:u:{OWNER}:convs                 zset   conversation ids scored by last activity
@@ -36,6 +40,13 @@ slot of a Redis Cluster::
     P:u:{OWNER}:import:JOB:report     list   JSON: one entry per conversation of the file
     P:u:{OWNER}:memory                hash   fact id -> JSON fact the owner keeps (Memory page)
     P:u:{OWNER}:memory:on             str    "1": the owner's memory goes into their conversations
+    P:u:{OWNER}:pinned                zset   pinned conversation ids (score: when pinned)
+    P:u:{OWNER}:archived              zset   archived conversation ids (score: when archived)
+    P:u:{OWNER}:trash                 zset   deleted conversation ids (score: when deleted),
+                                             restorable until their keys' TTL ends
+    P:u:{OWNER}:folders               hash   folder id -> JSON folder (id name created_at)
+    P:u:{OWNER}:f:FID                 set    the conversation ids in folder FID
+    P:u:{OWNER}:shares                hash   share id -> JSON (token session title ...)
     P:u:{OWNER}:s:docs                str    the owner's search index: 32 bytes per indexed
                                              message (conversation id + message id, binary);
                                              a message's doc id is its offset / 32
@@ -63,6 +74,8 @@ slot of a Redis Cluster::
     P:{acct}:fails:NAME:ADDR          zset   failed sign-ins for a username from one address
 
     no tag (single-key commands only):
+    P:share:TOKEN                     hash   a shared snapshot: id owner title author
+                                             created_at messages (JSON); TTL = its expiry
     P:replies:running                 zset   "SID:RID" of running replies by last heartbeat
     P:usage:DAY:owners                set    owners with usage recorded that day
     P:personas:published              hash   persona id -> JSON persona shared with everyone
@@ -114,6 +127,10 @@ class Keys:
     def path(self, sid: str) -> str:
         return f"{self.p}:c:{{{sid}}}:path"
 
+    def cleared_keys(self, sid: str) -> list[str]:
+        """Where a clear keeps msgs, tree and path for undo (same slot as the conversation)."""
+        return [f"{self.p}:c:{{{sid}}}:cleared:{part}" for part in ("msgs", "tree", "path")]
+
     def conversation_keys(self, sid: str) -> list[str]:
         """The keys holding a conversation's content, in the order the scripts take them."""
         return [self.conversation(sid), self.messages(sid), self.tree(sid), self.path(sid)]
@@ -135,6 +152,10 @@ class Keys:
 
     def summary_state(self, sid: str) -> str:
         return f"{self.p}:c:{{{sid}}}:summary"
+
+    def summary_keys(self, sid: str) -> list[str]:
+        """A conversation's summaries: deleted, trashed and restored with it."""
+        return [self.summaries(sid), self.summary_state(sid)]
 
     # --- an owner -----------------------------------------------------------------
 
@@ -173,6 +194,24 @@ class Keys:
 
     def user_memory_on(self, owner: str) -> str:
         return f"{self.p}:u:{{{owner}}}:memory:on"
+
+    def user_pinned(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:pinned"
+
+    def user_archived(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:archived"
+
+    def user_trash(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:trash"
+
+    def user_folders(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:folders"
+
+    def folder_members(self, owner: str, fid: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:f:{fid}"
+
+    def user_shares(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:shares"
 
     def search_docs(self, owner: str) -> str:
         return f"{self.p}:u:{{{owner}}}:s:docs"
@@ -246,6 +285,9 @@ class Keys:
 
     def running_replies(self) -> str:
         return f"{self.p}:replies:running"
+
+    def share(self, token: str) -> str:
+        return f"{self.p}:share:{token}"
 
     def published_personas(self) -> str:
         return f"{self.p}:personas:published"

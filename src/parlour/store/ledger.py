@@ -51,7 +51,9 @@ _CLAIM = (
 -- active branch or not one to start from), -3 (the conversation is full), or {1, the
 -- start message's JSON or '', its parent, the context's messages...} - the context as it
 -- was before the user message, read under the lock.
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'deleted') == 1 then
+  return -1
+end
 if redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
 local n = redis.call('LLEN', KEYS[4])
 local last = n - 1

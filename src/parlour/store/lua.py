@@ -65,7 +65,10 @@ end
 -- Returns the conversation's message count, -1 (no conversation), -2 (no such
 -- parent), -3 (the conversation is full) or -4 (this message is stored already).
 local function add_child(conv, msgs, tree, path, json, id, parent, most, ts, title, ttl)
-  if redis.call('EXISTS', conv) == 0 then return -1 end
+  -- A conversation in the trash (see store/organise.py) takes no new messages.
+  if redis.call('EXISTS', conv) == 0 or redis.call('HEXISTS', conv, 'deleted') == 1 then
+    return -1
+  end
   if redis.call('HEXISTS', msgs, id) == 1 then return -4 end
   local count = tonumber(redis.call('HGET', conv, 'message_count') or '0')
   if count >= tonumber(most) then return -3 end

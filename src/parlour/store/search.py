@@ -52,6 +52,7 @@ FILTER_MAX = 65_536  # doc ids a non-driving term may have and still be read to 
 CHECK_BATCH = 50
 MAX_CHECKED = 3_000  # candidates checked per query at most (then it says "truncated")
 _RAW = {NEVER_DECODE: True}
+CONV_FIELDS = ["owner", "title", "persona", "model", "deleted", "pinned", "archived"]
 
 _INDEX = """
 -- KEYS: docs words word-postings... cjk-postings...; ARGV: doc (32 bytes) n-words words...
@@ -83,6 +84,13 @@ class Filters:
     model: str | None = None
     since: float | None = None
     until: float | None = None
+    pinned: bool | None = None  # None: either
+    archived: bool | None = None
+
+    def keep_conversation(self, pinned: bool, archived: bool) -> bool:
+        return (self.pinned is None or self.pinned == pinned) and (
+            self.archived is None or self.archived == archived
+        )
 
     def keep(self, message: dict[str, Any]) -> bool:
         ts = float(message.get("timestamp", 0))
@@ -106,6 +114,8 @@ class Hit:
     snippet: str
     marks: list[list[int]]
     on_active_branch: bool
+    pinned: bool = False
+    archived: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,14 +313,17 @@ class SearchIndex:
         sids = list(dict.fromkeys(sid for sid, _mid in pairs))
         async with self.redis.pipeline(transaction=False) as pipe:
             for sid in sids:
-                pipe.hmget(self.keys.conversation(sid), ["owner", "title", "persona", "model"])
+                pipe.hmget(self.keys.conversation(sid), CONV_FIELDS)
             for sid, mid in pairs:
                 pipe.hget(self.keys.messages(sid), mid)
             rows = await pipe.execute()
         convs = dict(zip(sids, cast(list[list[str | None]], rows[: len(sids)]), strict=True))
         for (sid, mid), raw in zip(pairs, cast(list[str | None], rows[len(sids) :]), strict=True):
             conv = convs[sid]
-            if raw is None or conv[0] != owner or (sid, mid) in seen:
+            deleted, pinned, archived = (bool(float(v or 0)) for v in conv[4:7])
+            if raw is None or conv[0] != owner or deleted or (sid, mid) in seen:
+                continue  # gone, someone else's, in the trash, or found already
+            if not filters.keep_conversation(pinned, archived):
                 continue
             message = orjson.loads(raw)
             if not filters.keep(message):
@@ -333,6 +346,8 @@ class SearchIndex:
                     snippet=shown,
                     marks=marks,
                     on_active_branch=False,
+                    pinned=pinned,
+                    archived=archived,
                 )
             )
 

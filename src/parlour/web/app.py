@@ -25,11 +25,13 @@ from parlour.web.routes import (
     imports,
     live,
     memory,
+    organise,
     personas,
     preview,
     replies,
     search,
     sessions,
+    shares,
     summaries,
     tutorial,
     usage,
@@ -77,16 +79,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
     routers = (
-        auth, catalog, preview, personas, sessions, summaries, chat_settings, replies, memory,
-        search, live, imports, tutorial, usage, health, docs,
+        auth, catalog, preview, personas, sessions, organise, shares, summaries, chat_settings,
+        replies, memory, search, live, imports, tutorial, usage, health, docs,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)
+    app.include_router(shares.page_router)
     page_facts = {
         "auth-mode": settings.auth_mode,
         "max-message-chars": str(settings.max_message_chars),
     }
     # Without accounts the page's first questions can leave with the HTML.
     first_fetches = FIRST_FETCHES if settings.auth_mode == "none" else ()
-    app.mount("/", StaticAssets(STATIC_DIR, page_facts, first_fetches), name="static")
+    app.state.assets = assets = StaticAssets(STATIC_DIR, page_facts, first_fetches)
+    app.mount("/", assets, name="static")
     return app

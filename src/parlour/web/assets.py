@@ -92,11 +92,13 @@ class StaticAssets:
         digest.update(repr(sorted(self.meta.items())).encode())
         self.version = digest.hexdigest()[:12]
         self.base = f"{PREFIX}{self.version}/"
-        if "index.html" in self.files:
-            html = self.page(self.files["index.html"].body.decode("utf-8"))
-            self.files["index.html"] = Asset(
-                html.encode(), "text/html; charset=utf-8", _etag(html.encode())
-            )
+        # The pages: the chat, and the shared-conversation page (served at /s/TOKEN).
+        for name, preloads in (("index.html", self.fetches), ("share.html", ())):
+            if name in self.files:
+                html = self.page(self.files[name].body.decode("utf-8"), preloads)
+                self.files[name] = Asset(
+                    html.encode(), "text/html; charset=utf-8", _etag(html.encode())
+                )
 
     # --- the HTML ---------------------------------------------------------------
 
@@ -122,8 +124,9 @@ class StaticAssets:
                 todo.append("/".join(parts))
         return seen
 
-    def page(self, html: str) -> str:
-        """index.html with its files under the versioned prefix, and its modules preloaded."""
+    def page(self, html: str, fetches: tuple[str, ...] = ()) -> str:
+        """A page with its files under the versioned prefix, its modules (and ``fetches``)
+        preloaded."""
 
         def versioned(match: re.Match[str]) -> str:
             attr, ref = match.group(1), match.group(2)
@@ -143,7 +146,7 @@ class StaticAssets:
             )
             preload += "".join(
                 f'  <link rel="preload" as="fetch" crossorigin="anonymous" href="{url}">\n'
-                for url in map(markup.escape, self.fetches)
+                for url in map(markup.escape, fetches)
             )
             html = html.replace("</head>", preload + "</head>", 1)
         return html
@@ -155,7 +158,7 @@ class StaticAssets:
         if path.startswith(PREFIX):
             version, _, rel = path[len(PREFIX) :].partition("/")
             asset = self.files.get(rel)
-            if asset is None or rel == "index.html":
+            if asset is None or rel in ("index.html", "share.html"):
                 return None
             # An older page asking for its version gets today's file, but not for keeps.
             return asset, version == self.version

@@ -32,7 +32,9 @@ from parlour.providers.registry import ModelRegistry
 from parlour.ratelimit import Limiter
 from parlour.replies import ReplyManager
 from parlour.store import ConversationStore, ReplyLedger
+from parlour.store.organise import Organiser
 from parlour.store.search import SearchIndex
+from parlour.store.shares import Shares
 from parlour.store.usage import UsageStore
 from parlour.summaries import Summaries
 
@@ -61,6 +63,18 @@ class Services:
     usage: UsageStore | None = None
     summaries: Summaries | None = None
     memory: Memory | None = None
+    organiser: Organiser | None = None
+    shares: Shares | None = None
+
+    @property
+    def organise(self) -> Organiser:
+        assert self.organiser is not None  # made by the lifespan
+        return self.organiser
+
+    @property
+    def sharing(self) -> Shares:
+        assert self.shares is not None  # made by the lifespan
+        return self.shares
 
 
 # Dependencies are coroutines even where nothing is awaited: FastAPI runs a plain

@@ -40,8 +40,10 @@ from parlour.store import ConversationStore, Keys, ReplyLedger
 from parlour.store.backfill import Backfill
 from parlour.store.importer import ImportWriter
 from parlour.store.migrate import FormatError, ensure_format
+from parlour.store.organise import Organiser
 from parlour.store.personas import PersonaStore
 from parlour.store.search import SearchIndex
+from parlour.store.shares import Shares
 from parlour.store.summaries import SummaryStore
 from parlour.store.usage import UsageStore
 from parlour.summaries import Summaries
@@ -277,6 +279,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings, store, ledger, chat, replies, models, personas, accounts, limiter, search,
             followers=FollowerLimit(settings.max_followers_per_user), live=live,
             imports=imports, usage=UsageStore(redis, keys), summaries=summaries, memory=memory,
+            organiser=Organiser(redis, keys, store, trash_seconds=settings.trash_seconds),
+            shares=Shares(redis, keys, store),
         )  # fmt: skip
         log.info(
             "Parlour ready: models %s (default %s)",

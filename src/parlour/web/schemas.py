@@ -145,10 +145,18 @@ class SessionOut(BaseModel):
     reply_id: str | None = Field(
         None, description="The reply being written now, if any (GET of one session only)."
     )
+    pinned: bool = False
+    archived: bool = False
+    folder_id: str | None = Field(None, description="The folder it is in, if any.")
+    deleted_at: float | None = Field(None, description="When it went to the trash (if so).")
 
     @classmethod
     def of(cls, s: SessionInfo, reply_id: str | None = None) -> SessionOut:
         return cls(
+            pinned=bool(s.pinned),
+            archived=bool(s.archived),
+            folder_id=s.folder or None,
+            deleted_at=s.deleted or None,
             reply_id=reply_id,
             active_leaf=s.active or None,
             id=s.id,

@@ -42,6 +42,8 @@ class SearchHitOut(BaseModel):
         "PUT /api/v1/sessions/{id}/branch with its id shows it, or read it with "
         "GET .../messages?through=ID."
     )
+    pinned: bool = False
+    archived: bool = Field(False, description="Archived conversations are searched too.")
 
     @classmethod
     def of(cls, hit: Hit) -> SearchHitOut:
@@ -55,6 +57,8 @@ class SearchHitOut(BaseModel):
             model=hit.model,
             snippet=SnippetOut(text=hit.snippet, marks=hit.marks),
             on_active_branch=hit.on_active_branch,
+            pinned=hit.pinned,
+            archived=hit.archived,
         )
 
 
@@ -82,11 +86,19 @@ async def search(
     until: Annotated[
         float | None, Query(alias="to", ge=0, description="Unix time: messages before then.")
     ] = None,
+    pinned: Annotated[
+        bool | None, Query(description="Only pinned (true) or unpinned (false) ones.")
+    ] = None,
+    archived: Annotated[
+        bool | None, Query(description="Only archived (true) or unarchived (false) ones.")
+    ] = None,
     offset: Annotated[int, Query(ge=0, le=1000)] = 0,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> SearchPage:
     """The caller's messages matching every word (as a prefix, any case) and every
-    Chinese/Japanese/Korean run (as a substring) of ``q``, newest first."""
+    Chinese/Japanese/Korean run (as a substring) of ``q``, newest first. Archived
+    conversations are included unless ``archived=false``; deleted ones (in the trash)
+    never are."""
     if services.search is None:
         raise InvalidInput("Search is not available on this server.")
     if not q.strip():
@@ -96,7 +108,11 @@ async def search(
     if since is not None and until is not None and until <= since:
         raise InvalidInput("'to' must be later than 'from'.")
     found = await services.search.search(
-        caller, q, Filters(persona, model, since, until), offset=offset, limit=limit
+        caller,
+        q,
+        Filters(persona, model, since, until, pinned, archived),
+        offset=offset,
+        limit=limit,
     )
     return SearchPage(
         items=[SearchHitOut.of(h) for h in found.hits],

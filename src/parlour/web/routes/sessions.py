@@ -42,9 +42,21 @@ async def create_session(body: SessionCreate, caller: Caller, services: Services
 
 @router.get("")
 async def list_sessions(
-    caller: Caller, services: ServicesDep, offset: Offset = 0, limit: Limit = 50
+    caller: Caller,
+    services: ServicesDep,
+    offset: Offset = 0,
+    limit: Limit = 50,
+    view: Annotated[
+        Literal["main", "archived"],
+        Query(
+            description="main: pinned first, then the rest by last activity (archived "
+            "ones left out); archived: the archive, most recently archived first."
+        ),
+    ] = "main",
 ) -> SessionPage:
-    sessions, total = await services.store.list_sessions(caller, offset=offset, limit=limit)
+    """The caller's conversations. A folder's: GET /api/v1/folders/{id}/sessions; deleted
+    ones: GET /api/v1/trash."""
+    sessions, total = await services.organise.listing(caller, view, offset=offset, limit=limit)
     return SessionPage(
         items=[SessionOut.of(s) for s in sessions], total=total, offset=offset, limit=limit
     )
@@ -67,9 +79,12 @@ async def update_session(
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_session(conversation: Conversation, services: ServicesDep) -> Response:
-    """Delete the conversation; a reply being written in it is stopped and not stored."""
+    """Move the conversation to the trash (restorable for TRASH_SECONDS, then gone; with
+    TRASH_SECONDS=0 at once); a reply being written in it is stopped and not stored. Its
+    share links are revoked."""
     running = await services.store.running_reply(conversation.id)
-    await services.store.delete_session(conversation)
+    await services.organise.delete(conversation)
+    await services.sharing.revoke_conversation(conversation.owner, conversation.id)
     if running is not None:
         await services.replies.stop(running)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -128,8 +143,9 @@ async def delete_branch(
 
 @router.delete("/{session_id}/messages", status_code=status.HTTP_204_NO_CONTENT)
 async def clear_messages(conversation: Conversation, services: ServicesDep) -> Response:
-    """Delete every message, on every branch (refused while a reply is being written)."""
-    await services.store.clear_messages(conversation)
+    """Delete every message, on every branch (refused while a reply is being written).
+    Undo with POST .../messages/restore for TRASH_SECONDS, until a new message is sent."""
+    await services.organise.clear(conversation)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -126,6 +126,25 @@ export const api = {
   addFact: (text) => json("/memory/facts", { method: "POST", body: { text } }),
   editFact: (id, text) => json(`/memory/facts/${enc(id)}`, { method: "PATCH", body: { text } }),
   deleteFact: (id) => json(`/memory/facts/${enc(id)}`, { method: "DELETE" }),
+  restoreMessages: (id) => json(`/sessions/${enc(id)}/messages/restore`, { method: "POST" }),
+  archived: (offset = 0, limit = 100) => json(`/sessions?view=archived&offset=${offset}&limit=${limit}`),
+  /** pin / archive: `on` true puts it, false takes it off. */
+  flag: (id, what, on) => json(`/sessions/${enc(id)}/${what}`, { method: on ? "PUT" : "DELETE" }),
+  move: (id, folderId) => json(`/sessions/${enc(id)}/folder`, { method: "PUT", body: { folder_id: folderId } }),
+  bulk: (action, ids, folderId = null) =>
+    json("/sessions/bulk", { method: "POST", body: { action, session_ids: ids, ...(action === "move" ? { folder_id: folderId } : {}) } }),
+  folders: () => json("/folders"),
+  folderSessions: (id) => json(`/folders/${enc(id)}/sessions?limit=200`),
+  createFolder: (name) => json("/folders", { method: "POST", body: { name } }),
+  renameFolder: (id, name) => json(`/folders/${enc(id)}`, { method: "PATCH", body: { name } }),
+  deleteFolder: (id) => json(`/folders/${enc(id)}`, { method: "DELETE" }),
+  trash: () => json("/trash?limit=200"),
+  restoreSession: (id) => json(`/trash/${enc(id)}/restore`, { method: "POST" }),
+  purge: (id) => json(`/trash/${enc(id)}`, { method: "DELETE" }),
+  emptyTrash: () => json("/trash", { method: "DELETE" }),
+  share: (id, fields) => json(`/sessions/${enc(id)}/shares`, { method: "POST", body: fields }),
+  shares: () => json("/shares"),
+  revokeShare: (id) => json(`/shares/${enc(id)}`, { method: "DELETE" }),
   stopReply: (id) => json(`/sessions/${enc(id)}/reply/stop`, { method: "POST" }),
 
   /**

@@ -5,12 +5,12 @@ import { Catalog } from "./catalog.js";
 import { Composer } from "./composer.js";
 import { setupConnection } from "./connection.js";
 import { Conversation } from "./conversation.js";
-import { confirmAction } from "./dialog.js";
 import { describeError } from "./errors.js";
 import { onLangChange, t, translate } from "./i18n.js";
 import { personaIcon } from "./icons.js";
 import { startLive, stopLive } from "./live.js";
-import { hideBanner, showBanner, toast } from "./notify.js";
+import { hideBanner, showBanner } from "./notify.js";
+import { setupOrganise } from "./organise.js";
 import { setupPanels } from "./panels.js";
 import { showStarters } from "./personas.js";
 import { setupPrefs } from "./prefs.js";
@@ -34,13 +34,15 @@ let draftPersona = null;
 // --- pieces -------------------------------------------------------------------
 
 const scroll = new AutoScroll($("scroller"), $("jump"));
+let organise = null;
 const sidebar = new Sidebar(
-  { list: $("session-list"), empty: $("session-empty"), more: $("more-sessions") },
+  { list: $("session-list"), empty: $("session-empty"), more: $("more-sessions"), nav: $("session-nav") },
   {
     onSelect: (id) => openSession(id),
     onRename: (session, title) => rename(session, title),
-    onDelete: (session) => remove(session),
+    onDelete: (session) => organise.remove(session),
     onMore: () => loadSessions(true),
+    onAction: (...args) => organise?.onAction(...args),
   },
 );
 const conversation = new Conversation(
@@ -57,6 +59,7 @@ const conversation = new Conversation(
     onEmpty: (empty) => {
       $("empty-state").hidden = !empty;
       $("clear-history").hidden = empty;
+      $("share-chat").hidden = empty;
     },
     onLeftRunning: (id) => watchRunning(id),
     personaForNew: () => $("persona-select").value || defaultPersona(),
@@ -76,6 +79,7 @@ const composer = new Composer(
 
 const searchBox = setupSearch(conversation, { beforeOpen: closeSidebar });
 const memory = setupPanels({ conversation, catalog, showWelcome, loadSessions });
+organise = setupOrganise({ sidebar, conversation, loadSessions: () => loadSessions(), openSession });
 // --- the open session -----------------------------------------------------------
 
 function showSession(session, activity) {
@@ -128,35 +132,6 @@ async function rename(session, title) {
       conversation.session = updated;
       showSession(updated, false);
     } else sidebar.upsert(updated);
-  } catch (err) {
-    showBanner(describeError(err));
-  }
-}
-
-async function remove(session) {
-  const ok = await confirmAction({
-    title: t("deleteTitle"),
-    text: t("deleteText", { title: titleOf(session) }),
-    ok: t("delete"),
-  });
-  if (!ok) return;
-  try {
-    await api.deleteSession(session.id);
-    sidebar.removeSession(session.id);
-    if (conversation.session?.id === session.id) conversation.newChat();
-    toast(t("deleted"));
-  } catch (err) {
-    showBanner(describeError(err));
-  }
-}
-
-async function clearHistory() {
-  if (!conversation.session || conversation.messages.views.length === 0) return;
-  const ok = await confirmAction({ title: t("clearTitle"), text: t("clearText"), ok: t("clearOk") });
-  if (!ok) return;
-  try {
-    await conversation.clear();
-    toast(t("cleared"));
   } catch (err) {
     showBanner(describeError(err));
   }
@@ -217,7 +192,7 @@ async function changeModel() {
 
 $("messages").addEventListener("click", (event) => conversation.onClick(event));
 $("new-chat").addEventListener("click", newChat);
-$("clear-history").addEventListener("click", clearHistory);
+$("clear-history").addEventListener("click", () => organise.clearHistory());
 $("persona-select").addEventListener("change", changePersona);
 $("model-select").addEventListener("change", changeModel);
 setupLayout();
@@ -262,6 +237,7 @@ function leaveChat() {
   closeSidebar();
   conversation.leave();
   searchBox.clear();
+  organise.clear();
   sidebar.setSessions([], 0);
   remember(null);
   hideBanner();
@@ -294,7 +270,7 @@ async function enterChat(early = null) {
   }
   const id = idFromUrl() ?? savedId();
   const open = id ? openSession(id) : Promise.resolve(conversation.newChat());
-  await Promise.all([loadSessions(false, early?.sessions), open]);
+  await Promise.all([loadSessions(false, early?.sessions), open, organise.folders.load().catch(() => {})]);
   if (!navigator.onLine) showBanner(t("errOffline"), "offline");
   document.body.dataset.ready = "true";
   composer.focus();

@@ -17,3 +17,22 @@ export function confirmAction({ title, text, ok }) {
     el.querySelector("#confirm-cancel").focus();
   });
 }
+
+/** Ask for a name in the name dialog; resolves to the trimmed name, or null if cancelled. */
+export function askName({ title, value = "" }) {
+  const el = document.getElementById("name-dialog");
+  const input = el.querySelector("#name-input");
+  el.querySelector("#name-title").textContent = title;
+  input.value = value;
+  el.returnValue = "cancel";
+  return new Promise((resolve) => {
+    el.addEventListener(
+      "close",
+      () => resolve(el.returnValue === "ok" && input.value.trim() ? input.value.trim() : null),
+      { once: true },
+    );
+    el.showModal();
+    input.focus();
+    input.select();
+  });
+}

@@ -1,6 +1,10 @@
-// The list of sessions, newest activity first: switch, rename in place, delete.
+// The list of conversations: pinned first, the rest grouped by date; switch, rename in
+// place, a menu of more actions, several selected at once, and dragging into folders.
+import { groupSessions } from "./groups.js";
 import { t } from "./i18n.js";
 import { icon } from "./icons.js";
+
+export const DRAG_TYPE = "application/x-parlour-session";
 
 function iconButton(action, label) {
   const button = document.createElement("button");
@@ -26,25 +30,59 @@ export const titleOf = (session) =>
   session?.title?.trim() || (session && previews.get(session.id)) || t("untitled");
 
 export class Sidebar {
-  constructor({ list, empty, more }, { onSelect, onRename, onDelete, onMore }) {
+  constructor({ list, empty, more, nav }, { onSelect, onRename, onDelete, onMore, onAction }) {
     this.list = list;
     this.empty = empty;
     this.more = more;
+    this.nav = nav;
     this.sessions = [];
     this.total = 0;
     this.activeId = null;
     this.generating = new Set();
-    this.handlers = { onSelect, onRename, onDelete };
+    this.selecting = false;
+    this.selected = new Set();
+    this.shown = new Map(); // every conversation on show (folders' too), by id
+    this.handlers = { onSelect, onRename, onDelete, onAction };
     more.addEventListener("click", () => onMore());
-    list.addEventListener("click", (event) => {
+    nav.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-action]");
-      if (!button) return;
-      const id = button.closest("li").dataset.id;
+      const li = button?.closest("li.session");
+      if (!li) return;
+      const id = li.dataset.id;
       const action = button.dataset.action;
       if (action === "open") onSelect(id);
       else if (action === "rename") this.startRename(id);
-      else if (action === "delete") onDelete(this.sessions.find((s) => s.id === id));
+      else if (action === "delete") onDelete(this.find(id));
+      else if (action === "more") onAction("menu", this.find(id), button);
     });
+    nav.addEventListener("change", (event) => {
+      const box = event.target.closest("input.session-check");
+      if (!box) return;
+      const id = box.closest("li.session").dataset.id;
+      if (box.checked) this.selected.add(id);
+      else this.selected.delete(id);
+      onAction("selection");
+    });
+    nav.addEventListener("dragstart", (event) => {
+      const li = event.target.closest?.("li.session");
+      if (!li) return;
+      event.dataTransfer.setData(DRAG_TYPE, li.dataset.id);
+      event.dataTransfer.effectAllowed = "move";
+    });
+    // Dropped on the list itself: out of its folder.
+    list.addEventListener("dragover", (event) => {
+      if (event.dataTransfer.types.includes(DRAG_TYPE)) event.preventDefault();
+    });
+    list.addEventListener("drop", (event) => {
+      const id = event.dataTransfer.getData(DRAG_TYPE);
+      if (!id || !this.find(id)?.folder_id) return;
+      event.preventDefault();
+      onAction("drop", this.find(id), null);
+    });
+  }
+
+  find(id) {
+    return this.shown.get(id) ?? this.sessions.find((s) => s.id === id);
   }
 
   setSessions(sessions, total) {
@@ -55,6 +93,8 @@ export class Sidebar {
 
   /** Put a session first (new activity) or update it in place. */
   upsert(session, { toTop = false } = {}) {
+    // New activity: it belongs under Today, whatever the copy in hand last said.
+    if (toTop) session = { ...session, updated_at: Math.max(session.updated_at, Date.now() / 1000) };
     const index = this.sessions.findIndex((s) => s.id === session.id);
     if (index === -1) {
       this.sessions.unshift(session);
@@ -65,6 +105,7 @@ export class Sidebar {
     } else {
       this.sessions[index] = session;
     }
+    this.shown.set(session.id, session);
     this.render();
   }
 
@@ -85,7 +126,7 @@ export class Sidebar {
 
   setActive(id) {
     this.activeId = id;
-    for (const li of this.list.children) {
+    for (const li of this.nav.querySelectorAll("li.session")) {
       const open = li.querySelector('[data-action="open"]');
       const active = li.dataset.id === id;
       li.classList.toggle("active", active);
@@ -94,47 +135,76 @@ export class Sidebar {
     }
   }
 
+  /** One conversation's row (also used for the ones shown inside folders). */
+  item(session) {
+    this.shown.set(session.id, session);
+    const li = document.createElement("li");
+    li.className = "session";
+    li.dataset.id = session.id;
+    li.draggable = true;
+    if (this.selecting) {
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.className = "session-check";
+      box.checked = this.selected.has(session.id);
+      box.setAttribute("aria-label", t("selectChat", { title: titleOf(session) }));
+      li.append(box);
+    }
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "session-open";
+    open.dataset.action = "open";
+    open.textContent = titleOf(session);
+    open.title = titleOf(session);
+    if (this.generating.has(session.id)) {
+      const dot = document.createElement("span");
+      dot.className = "generating";
+      dot.title = t("generating");
+      const label = document.createElement("span");
+      label.className = "sr-only";
+      label.textContent = ` (${t("generating")})`;
+      open.prepend(dot);
+      open.append(label);
+      li.classList.add("is-generating");
+    }
+    const tools = document.createElement("div");
+    tools.className = "session-tools";
+    const more = iconButton("more", `${t("more")}: ${titleOf(session)}`);
+    more.setAttribute("aria-haspopup", "menu");
+    more.setAttribute("aria-expanded", "false");
+    tools.append(
+      more,
+      iconButton("rename", `${t("rename")}: ${titleOf(session)}`),
+      iconButton("delete", `${t("delete")}: ${titleOf(session)}`),
+    );
+    li.append(open, tools);
+    return li;
+  }
+
   render() {
-    const items = this.sessions.map((session) => {
-      const li = document.createElement("li");
-      li.className = "session";
-      li.dataset.id = session.id;
-      const open = document.createElement("button");
-      open.type = "button";
-      open.className = "session-open";
-      open.dataset.action = "open";
-      open.textContent = titleOf(session);
-      open.title = titleOf(session);
-      if (this.generating.has(session.id)) {
-        const dot = document.createElement("span");
-        dot.className = "generating";
-        dot.title = t("generating");
-        const label = document.createElement("span");
-        label.className = "sr-only";
-        label.textContent = ` (${t("generating")})`;
-        open.prepend(dot);
-        open.append(label);
-        li.classList.add("is-generating");
-      }
-      const tools = document.createElement("div");
-      tools.className = "session-tools";
-      tools.append(
-        iconButton("rename", `${t("rename")}: ${titleOf(session)}`),
-        iconButton("delete", `${t("delete")}: ${titleOf(session)}`),
-      );
-      li.append(open, tools);
-      return li;
-    });
-    this.list.replaceChildren(...items);
+    // Conversations in a folder are listed under it (unless pinned).
+    const loose = this.sessions.filter((s) => s.pinned || !s.folder_id);
+    const nodes = [];
+    for (const group of groupSessions(loose)) {
+      const head = document.createElement("li");
+      head.className = "session-group";
+      head.dataset.group = group.key;
+      const title = document.createElement("h3");
+      title.textContent = group.label;
+      head.append(title);
+      nodes.push(head, ...group.items.map((s) => this.item(s)));
+    }
+    this.list.replaceChildren(...nodes);
     this.empty.hidden = this.sessions.length > 0;
     this.more.hidden = this.sessions.length >= this.total;
+    this.handlers.onAction("rendered");
     this.setActive(this.activeId);
   }
 
   /** Replace the title with an input: Enter or leaving saves, Escape cancels. */
   startRename(id) {
-    const li = [...this.list.children].find((node) => node.dataset.id === id);
-    const session = this.sessions.find((s) => s.id === id);
+    const li = this.nav.querySelector(`li.session[data-id="${CSS.escape(id)}"]`);
+    const session = this.find(id);
     if (!li || !session) return;
     const input = document.createElement("input");
     input.className = "session-rename";
