@@ -173,6 +173,8 @@ def test_the_trash_empties_itself(make_server: ServerFactory, redis: Redis) -> N
         ttls = [redis.ttl(k) for p in parts for k in redis.keys(f"*:c:{{{sid}}}{p}")]
         assert len(ttls) == 4
         assert all(0 < t <= 60 for t in ttls)  # Redis drops them when the trash ends
+        (trash,) = redis.keys("*:trash")
+        assert 0 < redis.ttl(trash) <= 60  # and the trash's own list with them
         client.post(f"/api/v1/trash/{sid}/restore")
         assert [redis.ttl(k) for p in parts for k in redis.keys(f"*:c:{{{sid}}}{p}")] == [-1] * 4
     final = make_server(trash_seconds=0)

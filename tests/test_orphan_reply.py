@@ -3,7 +3,6 @@ the soak, bench/soak.py): its readers elsewhere still get the end, and the store
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 import httpx
@@ -12,6 +11,7 @@ from redis.asyncio import Redis
 
 from parlour.domain import EventKind, Message, ReplyEvent, ReplyFacts, ReplyStatus, new_id, now
 from parlour.store import ConversationStore, Keys, ReplyLedger
+from tests.aio import run_async
 from tests.conftest import ServerFactory
 
 STORED = "w0 w1 w2 "
@@ -40,7 +40,7 @@ def leave_a_stored_reply_without_its_end(redis_url: str, sid: str, persona: str)
             await ledger.finish(facts, reply, ReplyStatus.COMPLETE, 3)
             return rid
 
-    return asyncio.run(go())
+    return run_async(go())
 
 
 def read_to_the_end(client: httpx.Client, url: str, **kw: object) -> list[tuple[str, dict]]:

@@ -67,7 +67,8 @@ def test_second_turn_carries_the_first_in_order_with_the_system_prompt(
 def test_history_is_trimmed_oldest_first_under_a_small_budget(
     make_server: ServerFactory, upstream: ScriptedUpstream
 ) -> None:
-    server = make_server(openai_context_window=400, reply_reserve_tokens=100)
+    # Without summaries (tests/test_summaries.py has them): the turns that do not fit go.
+    server = make_server(openai_context_window=400, reply_reserve_tokens=100, summaries=False)
     with httpx.Client(base_url=server.url) as client:
         sid = new_session(client)
         for i in range(12):

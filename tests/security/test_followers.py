@@ -65,6 +65,9 @@ def test_finding_06_followers_in_a_process_share_one_reader(
                     if done.is_set() or event.event in ("done", "error"):
                         return
 
+    # Held for the process's lifetime whoever follows: the pub/sub listeners (stops, live
+    # changes).
+    idle = min(busy_connections(other) for _ in range(20))
     threads = [threading.Thread(target=follow, args=(i,)) for i in range(FOLLOWERS)]
     for t in threads:
         t.start()
@@ -76,7 +79,7 @@ def test_finding_06_followers_in_a_process_share_one_reader(
         for _ in range(40):
             samples.append(busy_connections(other))
             time.sleep(0.02)  # spacing the samples (not waiting for anything)
-        assert sorted(samples)[len(samples) // 2] <= 2, samples
+        assert sorted(samples)[len(samples) // 2] <= idle + 1, (idle, samples)
         readers = other.app.state.services.replies.readers
         assert readers.reading == 1  # one reading task for the reply, for all 30
     finally:

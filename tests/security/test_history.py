@@ -70,7 +70,7 @@ def test_finding_11_exports_stream_the_same_document(
         body = response.read()
     document = json.loads(body)
     assert list(document) == ["format", "version", "session", "active_leaf", "messages",
-                              "items", "total"]  # fmt: skip
+                              "items", "summaries", "total"]  # fmt: skip
     assert document["format"] == "parlour.conversation"
     assert document["version"] == 2
     assert document["session"]["title"] == "Ünïcode ✓"

@@ -335,6 +335,8 @@ class Organiser:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zadd(self.keys.user_trash(o), {sid: ts})
             pipe.zremrangebyscore(self.keys.user_trash(o), "-inf", ts - self.trash_seconds)
+            # The list outlives its newest entry by nothing: it empties itself as they do.
+            pipe.expire(self.keys.user_trash(o), self.trash_seconds)
             await pipe.execute()
         self.store.changed(o, sid, "deleted")
 
