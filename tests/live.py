@@ -54,6 +54,11 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
+        # As a stop signal would: open pages' live channels end, so the server need not
+        # wait for them.
+        end = getattr(self.app.state, "end_live_channels", None)
+        if end is not None:
+            end()
         self._server.stop()
 
 

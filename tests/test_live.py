@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import threading
 from collections.abc import Iterator
 
@@ -86,3 +87,16 @@ def test_without_a_sign_in_there_is_no_channel(make_server: ServerFactory) -> No
     response = httpx.get(f"{server.url}/api/v1/events")
     assert response.status_code == 401
     assert response.json()["error"]["message"]
+
+
+def test_a_stopping_process_ends_its_pages_channels_cleanly(server_pair: PairFactory) -> None:
+    a, _b = server_pair()
+    lines: list[str] = []
+    with httpx.Client(base_url=a.url, timeout=60) as client:
+        with client.stream("GET", "/api/v1/events") as response:
+            chunks = response.iter_lines()
+            lines.append(next(chunks))  # open, with its first event
+            a.proc.send_signal(signal.SIGTERM)
+            lines += list(chunks)  # ends as a stream does, not cut off when time runs out
+    assert lines[0] == "event: change"
+    assert a.proc.wait(timeout=60) == 0

@@ -41,6 +41,7 @@ class Change:
 
 
 RESYNC = Change("resync", "")
+_END = Change("end", "")  # never sent: tells a page's stream to end
 
 
 class LiveChannel:
@@ -52,6 +53,7 @@ class LiveChannel:
         self._pages: dict[str, set[asyncio.Queue[Change]]] = {}
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue(_PUBLISH_QUEUE)
         self._tasks: list[asyncio.Task[None]] = []
+        self._ended = False
 
     # --- telling -------------------------------------------------------------
 
@@ -102,6 +104,12 @@ class LiveChannel:
             for queue in queues:
                 self._put(queue, change)
 
+    def end(self) -> None:
+        """End every page's stream (the process is stopping: the browser reconnects to
+        another one); a stream opened from now on ends at once."""
+        self._ended = True
+        self._tell_all(_END)
+
     @staticmethod
     def _put(queue: asyncio.Queue[Change], change: Change) -> None:
         try:
@@ -109,19 +117,23 @@ class LiveChannel:
         except asyncio.QueueFull:  # a page that stopped reading: it reads everything anew
             while not queue.empty():
                 queue.get_nowait()
-            queue.put_nowait(RESYNC)
+            queue.put_nowait(_END if change is _END else RESYNC)
 
     async def changes(self, owner: str) -> AsyncIterator[Change | None]:
         """``owner``'s changes as they come; None when there were none for a while."""
         queue: asyncio.Queue[Change] = asyncio.Queue(_QUEUE)
         self._pages.setdefault(owner, set()).add(queue)
         try:
-            while True:
+            while not self._ended:
                 try:
                     async with asyncio.timeout(self.heartbeat):
-                        yield await queue.get()
+                        change = await queue.get()
                 except TimeoutError:
                     yield None
+                    continue
+                if change is _END:
+                    return
+                yield change
         finally:
             pages = self._pages.get(owner)
             if pages is not None:

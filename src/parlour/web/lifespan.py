@@ -262,10 +262,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         probe = asyncio.create_task(_watch_redis(redis, metrics), name="redis-latency")
         stack.callback(probe.cancel)
         stack.push_async_callback(replies.shutdown, settings.shutdown_grace_seconds)
-        # The grace period counts from the stop signal, not from this lifespan's end.
-        stack.callback(
-            on_stop_signal(lambda: replies.begin_shutdown(settings.shutdown_grace_seconds))
-        )
+        # The grace period counts from the stop signal, not from this lifespan's end; the
+        # pages' live channels end at once (the server waits for open streams to close).
+        def begin_stopping() -> None:
+            replies.begin_shutdown(settings.shutdown_grace_seconds)
+            live.end()
+
+        stack.callback(on_stop_signal(begin_stopping))
+        loop = asyncio.get_running_loop()
+        # For a server run in a thread, where no signal arrives (tests/live.py).
+        app.state.end_live_channels = lambda: loop.call_soon_threadsafe(live.end)
         writer = ImportWriter(
             redis, keys, persona=chat.default_persona, model=models.default_model,
             ttl_seconds=store.ttl_seconds, search=search, changed=store.changed,
