@@ -271,7 +271,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.callback(on_stop_signal(begin_stopping))
         loop = asyncio.get_running_loop()
         # For a server run in a thread, where no signal arrives (tests/live.py).
-        app.state.end_live_channels = lambda: loop.call_soon_threadsafe(live.end)
+        def end_live_channels() -> None:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(live.end)
+
+        app.state.end_live_channels = end_live_channels
         writer = ImportWriter(
             redis, keys, persona=chat.default_persona, model=models.default_model,
             ttl_seconds=store.ttl_seconds, search=search, changed=store.changed,

@@ -26,17 +26,29 @@ export function startLive({ conversation, refreshList }) {
   let timer = null;
   let list = false;
   let current = false;
+  let first = true; // every connect begins with a resync; only a reconnect needs it
   const settle = () => {
     timer = null;
-    if (list) refreshList();
+    const hands = document.activeElement?.closest?.("#session-list");
+    if (list && hands) {
+      // Not under the person's hands (a title being renamed): once focus leaves the list.
+      hands.addEventListener("focusout", () => (timer ??= setTimeout(settle, SETTLE_MS)), { once: true });
+    } else if (list) {
+      refreshList();
+      list = false;
+    }
     if (current) catchUp(conversation).catch(() => {});
-    list = current = false;
+    current = false;
   };
   source.addEventListener("change", (event) => {
     let change;
     try {
       change = JSON.parse(event.data);
     } catch {
+      return;
+    }
+    if (change.kind === "resync" && first) {
+      first = false; // the page has just read everything itself
       return;
     }
     const open = conversation.session?.id;
