@@ -211,30 +211,6 @@ def test_stop_keeps_the_partial_text(client: httpx.Client, upstream: ScriptedUps
     assert client.post(f"/api/v1/sessions/{sid}/reply/stop").status_code == 404
 
 
-def test_resume_after_last_event_id_gets_exactly_the_rest(
-    client: httpx.Client, upstream: ScriptedUpstream
-) -> None:
-    words = [f"w{i} " for i in range(30)]
-    upstream.enqueue(Reply(words, delay=0.03))
-    sid = new_session(client)
-    first: list[str] = []
-    last_id = ""
-    with sse(client, "POST", f"/api/v1/sessions/{sid}/messages", json={"content": "go"}) as (
-        _response,
-        events,
-    ):
-        for event in events:
-            if event.event == "delta":
-                first.append(event.json()["content"])
-                last_id = event.id
-                if len(first) == 5:
-                    break
-    rest = collect(client, "GET", f"/api/v1/sessions/{sid}/reply",
-                   headers={"Last-Event-ID": last_id})  # fmt: skip
-    assert "".join(first) + text_of(rest) == "".join(words)
-    assert rest[-1].event == "done"
-
-
 def _first_deltas(client: httpx.Client, sid: str, count: int) -> tuple[str, str]:
     """Send a message, read ``count`` deltas and hang up: (their text, the last id)."""
     seen: list[str] = []
@@ -250,6 +226,19 @@ def _first_deltas(client: httpx.Client, sid: str, count: int) -> tuple[str, str]
                 if len(seen) == count:
                     break
     return "".join(seen), last_id
+
+
+def test_resume_after_last_event_id_gets_exactly_the_rest(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    words = [f"w{i} " for i in range(30)]
+    upstream.enqueue(Reply(words, delay=0.03))
+    sid = new_session(client)
+    first, last_id = _first_deltas(client, sid, 5)
+    rest = collect(client, "GET", f"/api/v1/sessions/{sid}/reply",
+                   headers={"Last-Event-ID": last_id})  # fmt: skip
+    assert first + text_of(rest) == "".join(words)
+    assert rest[-1].event == "done"
 
 
 def test_a_reply_that_ended_before_the_reconnect_is_resumed_to_its_end(
