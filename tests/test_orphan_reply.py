@@ -10,9 +10,13 @@ from bench.soakclient import events
 from redis.asyncio import Redis
 
 from parlour.domain import EventKind, Message, ReplyEvent, ReplyFacts, ReplyStatus, new_id, now
+from parlour.replies import ReplyManager
 from parlour.store import ConversationStore, Keys, ReplyLedger
 from tests.aio import run_async
 from tests.conftest import ServerFactory
+from tests.live import collect
+from tests.upstream import Reply, ScriptedUpstream
+from tests.waiting import wait_until
 
 STORED = "w0 w1 w2 "
 
@@ -83,3 +87,48 @@ def test_readers_of_a_reply_whose_writer_died_before_its_end_get_the_end(
     text = "".join(d["content"] for name, d in fresh if name == "delta")
     assert text == STORED
     assert fresh[-1] == resumed[-1]
+
+
+def claim_and_die(redis_url: str, sid: str, persona: str) -> None:
+    """What a process leaves when SIGKILLed right after claiming a reply: the question
+    stored, the conversation locked, no reply begun."""
+
+    async def go() -> None:
+        async with Redis.from_url(redis_url, decode_responses=True) as redis:
+            keys = Keys("parlour")
+            ledger = ReplyLedger(redis, keys, ConversationStore(redis, keys), stream_ttl=600)
+            user = Message(new_id(), "user", "are you there?", now(), persona)
+            manager = ReplyManager(ledger, lock_ttl=LOCK_TTL)
+            await manager.claim(sid, "local", persona=persona, model="scripted-model",
+                                history=10, parent=user.id, user=user)  # fmt: skip
+
+    run_async(go())
+
+
+LOCK_TTL = 3
+
+
+def test_a_question_claimed_by_a_process_that_died_gets_an_interrupted_answer(
+    make_server: ServerFactory, redis_url: str, upstream: ScriptedUpstream
+) -> None:
+    server = make_server(reply_lock_ttl_seconds=LOCK_TTL)
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        session = client.post("/api/v1/sessions", json={}).json()
+        sid = session["id"]
+        claim_and_die(redis_url, sid, session["persona"])
+
+        def answered() -> list[dict[str, object]]:
+            items = client.get(f"/api/v1/sessions/{sid}/messages").json()["items"]
+            return items if items and items[-1]["role"] == "assistant" else []
+
+        wait_until(lambda: answered(), timeout=60)  # the reaper closes it
+        assert [(m["role"], m["error"]) for m in answered()] == [
+            ("user", None),
+            ("assistant", "reply_interrupted"),
+        ]
+        upstream.enqueue(Reply(["yes"]))
+        events = collect(client, "POST", f"/api/v1/sessions/{sid}/messages",
+                         json={"content": "and now?"})  # fmt: skip
+        assert events[-1].event == "done"
+        roles = [m["role"] for m in answered()]
+    assert roles == ["user", "assistant", "user", "assistant"]  # alternating, nothing lost
