@@ -38,7 +38,7 @@ _CLAIM = (
     + """
 -- Start a reply, all at once: take the conversation's lock, read the context, and store
 -- the user message (or, to answer one again, move the active branch back to it).
--- KEYS: conv msgs tree path, the reply lock, the reply's facts
+-- KEYS: conv msgs tree path, the reply lock, the reply's facts, the reply's events
 -- ARGV: 1 reply id, 2 lock ttl, 3 facts ttl, 4 how many messages of context,
 --       5 where the reply starts: '' (after the active branch's leaf), a message id (an
 --         edit: the new message is a sibling of that one), or with 6 = '1' the user
@@ -102,6 +102,10 @@ elseif ARGV[7] ~= '' then
   result[3] = under
 end
 redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[2])
+-- The reply's stream is made here with its expiry, with an opening entry that holds no
+-- event; the journal only appends to it (NOMKSTREAM), so no stream is ever without one.
+redis.call('XADD', KEYS[7], '*', 'b', '[]')
+redis.call('EXPIRE', KEYS[7], ARGV[3])
 redis.call('HSET', KEYS[1], 'last_reply', ARGV[1])  -- resumable after it ends
 redis.call('HSET', KEYS[6], unpack(ARGV, 13))
 if ARGV[6] == '1' then redis.call('HSET', KEYS[6], 'parent', start_id) end
@@ -222,6 +226,7 @@ class ReplyLedger:
             *self.keys.conversation_keys(sid),
             self.keys.session_reply(sid),
             self.keys.reply(sid, facts.id),
+            self.keys.reply_events(sid, facts.id),
         ]
         if user is not None:
             _keys, add = self.conversations.append_args(sid, user, "")
@@ -372,7 +377,10 @@ class ReplyLedger:
         async with self.redis.pipeline(transaction=False) as pipe:
             for sid, rid, events, final in batches:
                 key = self.keys.reply_events(sid, rid)
-                pipe.xadd(key, {"b": orjson.dumps([[e.seq, e.kind, e.data] for e in events])})
+                batch = orjson.dumps([[e.seq, e.kind, e.data] for e in events])
+                # Made by the claim with its expiry: never made here (a write cut between
+                # the two commands would leave a stream that never expires).
+                pipe.xadd(key, {"b": batch}, nomkstream=True)
                 pipe.expire(key, self.stream_ttl if final else self.facts_ttl)
             stamp = now()
             for sid, owner, rid in renew:
