@@ -94,7 +94,7 @@ def test_partial_reply_text_is_what_the_model_sees() -> None:
 
 def test_coalescing_ready_deltas_keeps_numbers_exact() -> None:
     from parlour.domain import ReplyEvent
-    from parlour.replies import coalesce
+    from parlour.reply import coalesce
 
     events = [
         ReplyEvent(1, "start", {"reply_id": "r"}),

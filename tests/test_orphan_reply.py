@@ -3,6 +3,8 @@ the soak, bench/soak.py): its readers elsewhere still get the end, and the store
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 
 import httpx
@@ -10,7 +12,6 @@ from bench.soakclient import events
 from redis.asyncio import Redis
 
 from parlour.domain import EventKind, Message, ReplyEvent, ReplyFacts, ReplyStatus, new_id, now
-from parlour.replies import ReplyManager
 from parlour.store import ConversationStore, Keys, ReplyLedger
 from tests.aio import run_async
 from tests.conftest import ServerFactory
@@ -89,20 +90,35 @@ def test_readers_of_a_reply_whose_writer_died_before_its_end_get_the_end(
     assert fresh[-1] == resumed[-1]
 
 
+_CLAIM_AND_DIE = """
+import asyncio, os, sys
+from redis.asyncio import Redis
+from parlour.domain import Message, new_id, now
+from parlour.replies import ReplyManager
+from parlour.store import ConversationStore, Keys, ReplyLedger
+
+async def go(url, sid, persona, ttl):
+    redis = Redis.from_url(url, decode_responses=True)
+    keys = Keys("parlour")
+    ledger = ReplyLedger(redis, keys, ConversationStore(redis, keys), stream_ttl=600)
+    user = Message(new_id(), "user", "are you there?", now(), persona)
+    manager = ReplyManager(ledger, lock_ttl=ttl)
+    async with manager.claim(sid, "local", persona=persona, model="scripted-model",
+                             history=10, parent=user.id, user=user):
+        os._exit(0)  # dies holding the claim, before the reply starts
+
+asyncio.run(go(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])))
+"""
+
+
 def claim_and_die(redis_url: str, sid: str, persona: str) -> None:
-    """What a process leaves when SIGKILLed right after claiming a reply: the question
-    stored, the conversation locked, no reply begun."""
-
-    async def go() -> None:
-        async with Redis.from_url(redis_url, decode_responses=True) as redis:
-            keys = Keys("parlour")
-            ledger = ReplyLedger(redis, keys, ConversationStore(redis, keys), stream_ttl=600)
-            user = Message(new_id(), "user", "are you there?", now(), persona)
-            manager = ReplyManager(ledger, lock_ttl=LOCK_TTL)
-            await manager.claim(sid, "local", persona=persona, model="scripted-model",
-                                history=10, parent=user.id, user=user)  # fmt: skip
-
-    run_async(go())
+    """A process that dies right after claiming a reply: the question stored, the
+    conversation locked, no reply begun."""
+    subprocess.run(
+        [sys.executable, "-c", _CLAIM_AND_DIE, redis_url, sid, persona, str(LOCK_TTL)],
+        check=True,
+        timeout=60,
+    )
 
 
 LOCK_TTL = 3

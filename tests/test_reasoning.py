@@ -6,7 +6,7 @@ import pytest
 
 from parlour.domain import EventKind, ReplyEvent
 from parlour.reasoning import ThinkSplitter, split_events
-from parlour.replies import coalesce
+from parlour.reply import coalesce
 
 
 def split(deltas: list[str]) -> tuple[str, str]:

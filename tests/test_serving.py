@@ -16,6 +16,7 @@ import pytest
 from redis import Redis
 
 from parlour.store import Keys
+from tests.live import collect, sse, text_of
 from tests.processes import ServerProcess, stored_last
 from tests.test_upstream_faults import Event, read_reply, wait_for
 from tests.upstream import Reply, ScriptedUpstream
@@ -107,6 +108,48 @@ def test_killing_the_supervisor_takes_its_workers_down_and_frees_the_port(
         assert httpx.get(f"{second.url}/healthz").status_code == 200
     finally:
         second.stop()
+
+
+@pytest.mark.timeout(300)
+def test_sigkill_of_the_worker_writing_a_reply_loses_nothing_under_workers(
+    env: dict[str, str], tmp_path: Path, redis: Redis, upstream: ScriptedUpstream,
+    leftovers: list[int],
+) -> None:  # fmt: skip
+    upstream.enqueue(Reply(WORDS, delay=0.1), Reply(["still ", "here"]))
+    server = ServerProcess({**env, "REPLY_LOCK_TTL_SECONDS": "3"}, tmp_path, "--workers", "2")
+    try:
+        server.wait_ready(timeout=90)
+        leftovers.extend(wait_for(lambda: len(kids := children(server.proc.pid)) >= 2 and kids))
+        url = server.url
+        sid = httpx.post(f"{url}/api/v1/sessions", json={}).json()["id"]
+        seen: list[str] = []
+        with httpx.Client(timeout=60) as client:
+            with sse(client, "POST", f"{url}/api/v1/sessions/{sid}/messages",
+                     json={"content": "go"}) as (_r, events):  # fmt: skip
+                rid = next(events).json()["reply_id"]
+                for event in events:
+                    if event.event == "delta":
+                        seen.append(event.json()["content"])
+                        last = event.id
+                        if len(seen) == 5:
+                            break
+            worker = str(redis.hget(Keys("parlour").reply(sid, rid), "worker"))
+            os.kill(int(worker.split("-")[0]), signal.SIGKILL)  # the worker writing it
+            # The other worker (or the one started in its place) ends the reply.
+            rest = collect(client, "GET", f"{url}/api/v1/sessions/{sid}/reply",
+                           headers={"Last-Event-ID": last})  # fmt: skip
+            assert rest[-1].event == "failure"
+            assert rest[-1].json()["code"] == "reply_interrupted"
+            stored: dict[str, Any] = stored_last(redis, sid)
+            assert (stored["status"], stored["error"]) == ("partial", "reply_interrupted")
+            assert stored["content"] == "".join(seen) + text_of(rest)  # what the reader saw
+            assert 0 < len(stored["content"].split()) < len(WORDS)
+            again = collect(client, "POST", f"{url}/api/v1/sessions/{sid}/messages",
+                            json={"content": "and now?"})  # fmt: skip
+        assert again[-1].event == "done"
+        assert text_of(again) == "still here"
+    finally:
+        server.stop()
 
 
 @pytest.mark.timeout(300)

@@ -120,13 +120,14 @@ def test_a_reply_whose_message_cannot_be_stored_still_ends(
             replies = ReplyManager(ledger)
             session = await conversations.create_session("u", persona="assistant", model="m")
             user = Message(new_id(), "user", "hi", now(), "assistant")
-            facts, _ = await replies.claim(
-                session.id, "u", persona="assistant", model="m", history=10, user=user
-            )
             request = CompletionRequest("m", [ChatTurn("user", "hi")], 50, 0.0, [])
-            reply = replies.start(
-                facts, start_data={}, provider=provider, request=request, persist=unstorable
-            )
+            async with replies.claim(
+                session.id, "u", persona="assistant", model="m", history=10, user=user
+            ) as held:
+                facts = held.facts
+                reply = replies.start(
+                    facts, start_data={}, provider=provider, request=request, persist=unstorable
+                )
             assert reply.task is not None
             async with asyncio.timeout(30):
                 await reply.task

@@ -24,7 +24,8 @@ from parlour.memory import Memory
 from parlour.personas import Personas, fill_prompt
 from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.providers.registry import ModelRegistry
-from parlour.replies import Outcome, Reply, ReplyManager
+from parlour.replies import ReplyManager
+from parlour.reply import Outcome, Reply
 from parlour.store import Claimed, ConversationStore
 from parlour.summaries import Summaries
 from parlour.window import Summary, Window, plan_window
@@ -226,7 +227,9 @@ class ChatService:
             # prompt (what build_context would refuse, whatever the history).
             await self._count(provider, check_fits, chosen.system_prompt, content, budget)
             user = Message(new_id(), "user", content, now(), chosen.id, model=info.id)
-        facts, claimed = await self.replies.claim(
+        # Inside the block the message is accepted: the reply starts, or the claim is
+        # given back.
+        async with self.replies.claim(
             session.id,
             owner,
             persona=chosen.id,
@@ -236,13 +239,9 @@ class ChatService:
             start_from=start_from,
             answer_again=again,
             user=user,
-        )
-        # From here the message is accepted: the reply starts, or the lock is given back.
-        try:
+        ) as held:
+            claimed, facts = held.claimed, held.facts
             return await self._start(session, chosen, info, provider, claimed, user, facts)
-        except BaseException:
-            await self.replies.release(facts)
-            raise
 
     @staticmethod
     async def _count(provider: ChatProvider, fn: Callable[..., T], *args: object) -> T:

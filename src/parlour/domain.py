@@ -189,7 +189,7 @@ class EventKind(StrEnum):
     output to the stored journal, the SSE ``event:`` name and the page (``reply.js``).
 
     A new kind touches: this enum; the provider that produces it (``providers/``);
-    ``ReplyManager._run`` (``replies.py``), which turns provider output into events; and
+    ``ReplyText`` (``reply.py``), which turns provider output into events; and
     the page's handler in ``web/static/js/reply.js``. The SSE frame needs nothing (the
     kind is the event's name), the tutorial's stream leaves unknown kinds out, and
     ``tests/test_sse.py`` fails until the page handles every kind.

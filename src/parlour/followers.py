@@ -29,17 +29,12 @@ from dataclasses import dataclass, field
 
 from parlour.domain import EventKind, ReplyEvent, ReplyStatus
 from parlour.errors import NoReplyInProgress, NotFound, RateLimited, ReplyInterrupted
+from parlour.reply import coalesce
 from parlour.store import ReplyLedger
 
 # A finished reply whose stream has had no final event for this long lost its process
 # between storing and journaling its end (that takes one round trip when it lives).
 ORPHAN_AFTER = 10.0
-
-
-def _coalesce(events: list[ReplyEvent]) -> list[ReplyEvent]:
-    from parlour.replies import coalesce  # replies.py imports this module
-
-    return coalesce(events)
 
 
 @dataclass(eq=False)
@@ -116,7 +111,7 @@ class StreamReaders:
                         if event.seq > after:
                             fresh.append(event)
                             after = event.seq
-                    for event in _coalesce(fresh):
+                    for event in coalesce(fresh):
                         yield event
                         if event.final:
                             return

@@ -262,6 +262,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         probe = asyncio.create_task(_watch_redis(redis, metrics), name="redis-latency")
         stack.callback(probe.cancel)
         stack.push_async_callback(replies.shutdown, settings.shutdown_grace_seconds)
+
         # The grace period counts from the stop signal, not from this lifespan's end; the
         # pages' live channels end at once (the server waits for open streams to close).
         def begin_stopping() -> None:
@@ -270,6 +271,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
         stack.callback(on_stop_signal(begin_stopping))
         loop = asyncio.get_running_loop()
+
         # For a server run in a thread, where no signal arrives (tests/live.py).
         def end_live_channels() -> None:
             if not loop.is_closed():

@@ -11,7 +11,7 @@ from fastapi.sse import EventSourceResponse
 
 from parlour.domain import ReplyEvent, ReplyStatus
 from parlour.errors import BadRequest, NoReplyInProgress
-from parlour.replies import Reply
+from parlour.reply import Reply
 from parlour.web.deps import (
     Conversation,
     CurrentPrincipal,

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.sse import EventSourceResponse
 
-from parlour.replies import Reply
+from parlour.reply import Reply
 from parlour.web.deps import (
     LOCAL_USER,
     ServicesDep,
