@@ -64,6 +64,7 @@ class Proxy:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
         self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),),
                                         daemon=True)  # fmt: skip
 
@@ -78,9 +79,20 @@ class Proxy:
         self._ready.set()
         async with server:
             await self._stop.wait()
+        # Connections still being relayed end here, not as tasks destroyed with the loop
+        # (which warns later, in whichever test is running then).
+        for task in self._handlers:
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        await asyncio.sleep(0)  # the closed transports' callbacks run before the loop ends
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
         peer = writer.get_extra_info("peername")[0]
+        up_writer: asyncio.StreamWriter | None = None
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
@@ -109,10 +121,11 @@ class Proxy:
             while chunk := await up_reader.read(65536):
                 writer.write(chunk)
                 await writer.drain()
-            up_writer.close()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            if up_writer is not None:
+                up_writer.close()
             writer.close()
 
     def __enter__(self) -> Proxy:
@@ -143,3 +156,38 @@ def server_processes(env: dict[str, str], cwd: Path, count: int) -> Iterator[lis
     finally:
         for s in servers:
             s.stop()
+
+
+class Listening:
+    """``GET /api/v1/events`` read in a thread until the server ends it (or the test
+    closes its client)."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self.status = 0
+        self.opened = threading.Event()
+        self.ended = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def _read(self) -> None:
+        try:
+            with self.client.stream("GET", "/api/v1/events", timeout=None) as response:
+                self.status = response.status_code
+                self.opened.set()
+                for _line in response.iter_lines():
+                    pass
+        except (httpx.HTTPError, RuntimeError):  # the client closed by the test
+            pass
+        finally:
+            self.opened.set()
+            self.ended.set()
+
+    def __enter__(self) -> Listening:
+        self._thread.start()
+        if not self.opened.wait(30):
+            raise RuntimeError("the live channel did not answer")
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.client.close()
+        self._thread.join(timeout=10)
