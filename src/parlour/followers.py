@@ -211,10 +211,11 @@ class Ticket:
 
 
 class FollowerLimit:
-    """At most ``most`` open reply streams per user in this process."""
+    """At most ``most`` open reply streams (or ``what``) per user in this process."""
 
-    def __init__(self, most: int) -> None:
+    def __init__(self, most: int, what: str = "reply streams") -> None:
         self.most = most
+        self.what = what
         self._open: dict[str, int] = {}
 
     def open_for(self, owner: str) -> int:
@@ -223,7 +224,7 @@ class FollowerLimit:
     def admit(self, owner: str) -> Ticket:
         if self._open.get(owner, 0) >= self.most:
             raise RateLimited(
-                f"You have {self.most} reply streams open already. Close one (another tab or "
+                f"You have {self.most} {self.what} open already. Close one (another tab or "
                 "window) and try again.",
                 retry_after=5,
             )

@@ -41,7 +41,7 @@ class Change:
 
 
 RESYNC = Change("resync", "")
-_END = Change("end", "")  # never sent: tells a page's stream to end
+_END = Change("end", "")  # never sent to a page: tells its stream to end
 
 
 class LiveChannel:
@@ -49,7 +49,9 @@ class LiveChannel:
         self.redis = redis
         self.channel = keys.changes_channel()
         self.heartbeat = heartbeat
-        self.limit = FollowerLimit(most_per_user)
+        # Its own cap (MAX_FOLLOWERS_PER_USER as well): open pages never take the places
+        # of reply streams.
+        self.limit = FollowerLimit(most_per_user, what="live channels (one per open page)")
         self._pages: dict[str, set[asyncio.Queue[Change]]] = {}
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue(_PUBLISH_QUEUE)
         self._tasks: list[asyncio.Task[None]] = []
@@ -96,6 +98,8 @@ class LiveChannel:
             owner, change = str(item["o"]), Change(str(item["k"]), str(item["s"]))
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return
+        if change.kind == _END.kind:
+            change = _END
         for queue in self._pages.get(owner, ()):
             self._put(queue, change)
 
@@ -103,6 +107,11 @@ class LiveChannel:
         for queues in self._pages.values():
             for queue in queues:
                 self._put(queue, change)
+
+    def end_pages_of(self, owner: str) -> None:
+        """End ``owner``'s streams in every process (the account was disabled: their
+        reconnects are refused)."""
+        self.changed(owner, "", _END.kind)
 
     def end(self) -> None:
         """End every page's stream (the process is stopping: the browser reconnects to

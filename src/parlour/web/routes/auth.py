@@ -193,13 +193,16 @@ async def list_users(_admin: AdminPrincipal, accounts: Accounts) -> UserList:
 async def disable_user(
     user_id: str, admin: AdminPrincipal, accounts: Accounts, services: ServicesDep
 ) -> UserOut:
-    """Disable an account: its sign-ins end, its tokens stop working, and its running
-    replies stop (in whichever process writes them), which ends their streams."""
+    """Disable an account: its sign-ins end, its tokens stop working, its running
+    replies stop (in whichever process writes them), which ends their streams, and its
+    live channels close."""
     if user_id == admin.id:
         raise Forbidden("You cannot disable your own account.")
     account = await accounts.set_disabled(user_id, True)
     for rid in await services.ledger.owner_replies(account.id):
         await services.replies.stop(rid)
+    if services.live is not None:
+        services.live.end_pages_of(account.id)  # their live channels, on every process
     return user_out(account)
 
 

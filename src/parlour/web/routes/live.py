@@ -6,12 +6,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.sse import EventSourceResponse
+from redis.exceptions import RedisError
 
+from parlour.errors import Forbidden, NotFound, Unauthorized
 from parlour.followers import Ticket
 from parlour.live import Change
-from parlour.web.deps import Caller, ServicesDep
+from parlour.web.deps import Caller, Services, ServicesDep, current_principal
 from parlour.web.schemas import ErrorOut
 from parlour.web.sse import HEARTBEAT, STREAM_HEADERS
 
@@ -42,14 +44,31 @@ async def live_ticket(owner: Caller, services: ServicesDep) -> AsyncIterator[Tic
         yield ticket
 
 
+async def _still_signed_in(request: Request, services: Services, owner: str) -> bool:
+    """Whether the sign-in or token this channel was opened with still holds: a channel
+    outlives neither a disabled account nor a password change, logout or revoked token."""
+    if services.settings.auth_mode == "none":
+        return True
+    try:
+        return (await current_principal(request, services)).id == owner
+    except (Unauthorized, Forbidden, NotFound):  # NotFound: the account is gone
+        return False
+    except RedisError:
+        return True  # cannot tell now; asked again at the next heartbeat
+
+
 @router.get("/events", response_class=Response, responses=_OPENAPI)
 async def follow_changes(
-    owner: Caller, services: ServicesDep, _ticket: Annotated[Ticket, Depends(live_ticket)]
+    request: Request,
+    owner: Caller,
+    services: ServicesDep,
+    _ticket: Annotated[Ticket, Depends(live_ticket)],
 ) -> Response:
     """Hear what changes in your conversations, from any tab, device or process.
 
     Meant for the browser's `EventSource`: it reconnects by itself, and each (re)connect
-    begins with a `resync`.
+    begins with a `resync`. The channel ends when its account is disabled, and at the
+    next heartbeat once its sign-in or token no longer holds.
     """
     live = services.live
     assert live is not None
@@ -57,6 +76,11 @@ async def follow_changes(
     async def frames() -> AsyncIterator[bytes]:
         yield _frame(Change("resync", ""))
         async for change in live.changes(owner):
-            yield HEARTBEAT if change is None else _frame(change)
+            if change is not None:
+                yield _frame(change)
+            elif await _still_signed_in(request, services, owner):
+                yield HEARTBEAT
+            else:
+                return
 
     return EventSourceResponse(frames(), headers=STREAM_HEADERS)
