@@ -34,6 +34,10 @@ def test_finding_03_a_rebound_host_name_is_refused_before_any_route(server: Live
     for host in ("localhost:8000", "127.0.0.1", "[::1]:8000"):
         ok = httpx.get(f"{server.url}/api/v1/sessions", headers={"Host": host})
         assert ok.status_code == 200, host
+    # A loopback name followed by something that is not a port names no host.
+    for host in ("localhost:8000@rebind.attacker.test", "127.0.0.1:x", "[::1]rebind"):
+        odd = httpx.get(f"{server.url}/api/v1/sessions", headers={"Host": host})
+        assert odd.status_code == 421, host
 
 
 def test_finding_03_other_host_names_are_a_setting(make_server: ServerFactory) -> None:

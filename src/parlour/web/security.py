@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
@@ -68,14 +69,21 @@ class SecurityHeaders:
             await error_response(500, err.code, err.message)(scope, receive, send_with_headers)
 
 
+_PORT = re.compile(r"(?::[0-9]{1,5})?")
+
+
 def _host_name(host: str) -> str:
-    """The Host header without its port, lower-cased (``[::1]:8000`` -> ``::1``)."""
+    """The Host header without its port, lower-cased (``[::1]:8000`` -> ``::1``); "" when
+    what follows the name is not a port (``localhost:80@evil`` names no host)."""
     host = host.strip().lower()
     if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    if host.count(":") == 1:
-        host = host.split(":", 1)[0]
-    return host.rstrip(".")
+        end = host.find("]")
+        name, rest = (host[1:end], host[end + 1 :]) if end > 0 else ("", "")
+    elif host.count(":") == 1:
+        name, rest = host.split(":", 1)[0], host[host.find(":") :]
+    else:
+        name, rest = host, ""
+    return name.rstrip(".") if _PORT.fullmatch(rest) else ""
 
 
 def allowed_hosts(settings: Settings, bind: str | None = None) -> set[str]:
