@@ -1,4 +1,5 @@
-"""Finding 11: tutorial history is paged, exports stream, and exports are rate-limited."""
+"""Finding 11: tutorial history is paged, exports stream, and exports and reads of shared
+conversations are rate-limited."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from parlour.store import Keys
 from tests.accounts import PASSWORD_MODE, signed_up
 from tests.conftest import ServerFactory
 from tests.live import LiveServer, collect
+from tests.security.helpers import client_from
 from tests.upstream import Reply, ScriptedUpstream
 
 MESSAGE_FIELDS = ("id", "role", "content", "timestamp", "persona", "status")
@@ -93,3 +95,24 @@ def test_finding_11_exports_are_rate_limited(make_server: ServerFactory) -> None
     sid = user.post("/api/v1/sessions", json={}).json()["id"]
     codes = [user.get(f"/api/v1/sessions/{sid}/export").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
+
+
+def test_finding_11_reading_a_shared_conversation_is_limited_per_address(
+    make_server: ServerFactory, redis: Redis
+) -> None:
+    # A share link needs no account, and its snapshot can be as large as an export.
+    server: LiveServer = make_server(**PASSWORD_MODE, rate_exports="3/minute")
+    owner = signed_up(server.url, "ada")
+    sid = owner.post("/api/v1/sessions", json={}).json()["id"]
+    fill(redis, sid, 40)
+    path = owner.post(f"/api/v1/sessions/{sid}/shares", json={}).json()["path"]
+    token = path.removeprefix("/s/")
+    with client_from("127.0.0.2", server.url) as reader:
+        answers = [reader.get(f"/api/v1/shared/{token}") for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    shown = answers[0].json()
+    assert [m["content"] for m in shown["messages"]] == [f"message {i}" for i in range(40)]
+    assert shown["author"] is None
+    assert answers[0].headers["x-robots-tag"].startswith("noindex")
+    with client_from("127.0.0.3", server.url) as elsewhere:  # another reader: their own
+        assert elsewhere.get(f"/api/v1/shared/{token}").status_code == 200

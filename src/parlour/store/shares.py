@@ -10,6 +10,7 @@ their links (with the tokens, so they can copy a link again).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from typing import Any, cast
@@ -24,6 +25,9 @@ from parlour.store.keys import Keys, is_id
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 MAX_SHARES = 500
+# A snapshot can be as large as an export, and anyone with the link may read it: a
+# process builds this many answers at once (the others wait their turn).
+READS_AT_ONCE = 2
 
 
 def is_token(value: str) -> bool:
@@ -35,6 +39,7 @@ class Shares:
         self.redis = redis
         self.keys = keys
         self.store = store
+        self.reading = asyncio.Semaphore(READS_AT_ONCE)
 
     async def create(
         self, session: SessionInfo, *, author: str | None, expires_in: int | None,
@@ -103,16 +108,28 @@ class Shares:
     async def exists(self, token: str) -> bool:
         return is_token(token) and bool(await self.redis.exists(self.keys.share(token)))
 
-    async def view(self, token: str) -> dict[str, Any]:
-        """What anyone with the link sees: title, author (if shown), time and messages."""
+    async def _snapshot(self, token: str) -> dict[str, str]:
         raw: dict[str, str] = {}
         if is_token(token):
             raw = cast(dict[str, str], await self.redis.hgetall(self.keys.share(token)))
         if not raw:
             raise NotFound("This shared conversation does not exist, or its link was revoked.")
+        return raw
+
+    async def view(self, token: str) -> dict[str, Any]:
+        """What anyone with the link sees: title, author (if shown), time and messages."""
+        raw = await self._snapshot(token)
         return {"title": raw.get("title", ""), "author": raw.get("author") or None,
                 "created_at": float(raw["created_at"]),
                 "messages": orjson.loads(raw["messages"])}  # fmt: skip
+
+    async def view_json(self, token: str) -> bytes:
+        """:meth:`view` as JSON, with the stored messages as they are (never turned into
+        objects and back: a big snapshot costs its size, not several times it)."""
+        raw = await self._snapshot(token)
+        head = orjson.dumps({"title": raw.get("title", ""), "author": raw.get("author") or None,
+                             "created_at": float(raw["created_at"])})  # fmt: skip
+        return b"".join((head[:-1], b',"messages":', raw["messages"].encode(), b"}"))
 
     async def copy_into(self, token: str, session: SessionInfo) -> SessionInfo:
         """Write a shared snapshot's messages into ``session`` (a new one of the viewer's)."""

@@ -21,6 +21,7 @@ from parlour.web.deps import (
     Conversation,
     CurrentPrincipal,
     ServicesDep,
+    client_ip,
     limit_writes,
 )
 from parlour.web.schemas import ErrorOut, SessionOut
@@ -120,13 +121,22 @@ async def revoke_share(share_id: str, owner: Caller, services: ServicesDep) -> R
 # --- anyone with the link --------------------------------------------------------------
 
 
-@router.get("/shared/{token}")
+async def limit_shared_reads(request: Request, services: ServicesDep) -> None:
+    """Reading a share costs what an export does, for anyone: counted per address as
+    exports are (RATE_EXPORTS)."""
+    if services.limiter is not None:
+        await services.limiter.hit("export", "shared", client_ip(request))
+
+
+@router.get("/shared/{token}", response_model=SharedOut,
+            dependencies=[Depends(limit_shared_reads)])  # fmt: skip
 async def read_shared(
-    token: Annotated[str, Path(max_length=64)], services: ServicesDep, response: Response
-) -> SharedOut:
+    token: Annotated[str, Path(max_length=64)], services: ServicesDep
+) -> Response:
     """A shared conversation, for anyone with its link (no account needed)."""
-    response.headers.update(NOINDEX)
-    return SharedOut.model_validate(await services.sharing.view(token))
+    async with services.sharing.reading:
+        body = await services.sharing.view_json(token)
+    return Response(body, media_type="application/json", headers=NOINDEX)
 
 
 @router.post(
