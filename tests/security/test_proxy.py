@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 
+from parlour.config import Settings
 from tests.accounts import PASSWORD, PASSWORD_MODE, signed_up
 from tests.conftest import make_settings
 from tests.security.helpers import Served, client_from, proxied
@@ -49,6 +50,18 @@ def test_finding_02_the_shipped_deployment_trusts_only_its_proxy() -> None:
     nginx = (DEPLOY / "nginx.conf").read_text()
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in nginx
     assert "$proxy_add_x_forwarded_for" not in nginx
+
+
+def test_the_shipped_proxy_bounds_bodies_but_lets_imports_through() -> None:
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    default = Settings.model_fields["import_max_upload_bytes"].default
+    assert "client_max_body_size 256k;" in nginx  # MAX_BODY_BYTES, for every other route
+    imports = nginx.split("location = /api/v1/imports {", 1)[1].split("}", 1)[0]
+    assert f"client_max_body_size {default // 2**20}m;" in imports
+    assert "proxy_request_buffering off;" in imports
+    # The headers Parlour relies on are set once, for every location.
+    assert nginx.count("proxy_set_header X-Forwarded-For") == 1
+    assert "proxy_set_header" not in imports
 
 
 def test_finding_16_a_proxy_that_rewrites_host_is_served_with_public_origins(
