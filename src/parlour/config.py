@@ -74,7 +74,8 @@ class Settings(BaseSettings):
     keepalive_timeout_seconds: int = Field(5, ge=1)
     # Connections served at once per process (past it: 503); streams count.
     max_connections: int = Field(2000, ge=10)
-    # Reply streams one user may hold open at once, per process (past it: 429).
+    # Reply streams one user may hold open at once, per process (past it: 429); their live
+    # channels (GET /api/v1/events, one per open page) are capped at the same number apart.
     max_followers_per_user: int = Field(20, ge=1)
 
     # --- Redis --------------------------------------------------------------
