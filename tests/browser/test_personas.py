@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.chat import last_reply, user_messages, wait_idle
+from tests.browser.chat import chat, last_reply, user_messages, wait_idle
 from tests.browser.conftest import PageLog
 from tests.upstream import ScriptedUpstream
 
@@ -103,3 +103,61 @@ def test_a_built_in_persona_is_duplicated_edited_exported_imported_and_deleted(
     expect(item(app, "Maths teacher")).to_have_count(1)
     # It is in the header's picker too.
     expect(app.locator("#persona-select option", has_text="Maths teacher")).to_have_count(1)
+
+
+def test_a_personas_parameters_are_set_in_the_editor_sent_and_shown_in_chat_settings(
+    app: Page, upstream: ScriptedUpstream, page_log: PageLog
+) -> None:
+    open_personas(app)
+    app.get_by_role("button", name="New persona").click()
+    form = app.locator("#persona-form")
+    app.get_by_label("Name (English)").fill("Careful")
+    app.get_by_label("System prompt", exact=True).fill("You answer carefully.")
+    expect(form.get_by_role("group", name="Parameters")).to_be_visible()
+    # A value out of range is refused with the field named; the editor stays open.
+    form.get_by_label("Temperature").fill("5")
+    app.get_by_role("button", name="Save").click()
+    expect(app.locator("#pf-error")).to_contain_text("params.temperature")
+    expect(form).to_be_visible()
+    form.get_by_label("Temperature").fill("0.2")
+    form.get_by_label("Seed").fill("5")
+    app.get_by_role("button", name="Save").click()
+    expect(item(app, "Careful")).to_contain_text("Mine")
+    item(app, "Careful").get_by_role("button", name="Use").click()
+    expect(app.locator("#personas-dialog")).to_be_hidden()
+
+    chat(app, "hello")
+    body = upstream.requests[-1]
+    assert (body["temperature"], body["seed"]) == (0.2, 5)
+    assert "top_p" not in body
+
+    # The chat settings say which values come from the persona; the conversation's win.
+    app.locator("#chat-settings-open").click()
+    panel = app.locator("#chat-settings")
+    for field, placeholder in (
+        ("temperature", "from persona: 0.2"),
+        ("seed", "from persona: 5"),
+        ("max_tokens", "default 1024"),
+        ("top_p", "model's default"),
+    ):
+        expect(panel.locator(f"#param-{field}")).to_have_attribute("placeholder", placeholder)
+    panel.locator("#param-temperature").fill("0.9")
+    panel.locator("#chat-settings-save").click()
+    expect(panel).to_be_hidden()
+    chat(app, "again")
+    body = upstream.requests[-1]
+    assert (body["temperature"], body["seed"]) == (0.9, 5)
+
+    # The editor shows the persona's values again; an emptied field is unset.
+    open_personas(app)
+    item(app, "Careful").get_by_role("button", name="Edit").click()
+    expect(form.get_by_label("Temperature")).to_have_value("0.2")
+    expect(form.get_by_label("Top P")).to_have_value("")
+    form.get_by_label("Seed").fill("")
+    app.get_by_role("button", name="Save").click()
+    expect(item(app, "Careful")).to_have_count(1)
+    app.locator("#personas-close").click()
+    chat(app, "third")
+    assert "seed" not in upstream.requests[-1]
+    assert not page_log.errors
+    assert [r.split()[0] for r in page_log.failed_responses] == ["422"]  # the refused save
