@@ -572,7 +572,8 @@ export function waitText(seconds) {
 
 export function t(key, vars = {}) {
   const text = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+  // {name} is filled; {{name}} (a system prompt variable, shown as written) is not.
+  return text.replace(/(?<!\{)\{(\w+)\}(?!\})/g, (_, name) => String(vars[name] ?? ""));
 }
 
 /** Fill elements marked with data-i18n (text) and data-i18n-attr ("attr:key;attr:key"). */

@@ -24,7 +24,7 @@ Object.assign(STRINGS.zh, {
   personaStarter3: "开场提示 3",
   personaStarter4: "开场提示 4",
   personaParams: "参数",
-  personaParamsNote: "留空即不设置。对话自己的对话设置优先于这里。",
+  personaParamsNote: "留空即不设置。对话里的“对话设置”优先于这里的值。",
   save: "保存",
   personaUse: "使用",
   personaEdit: "编辑",
