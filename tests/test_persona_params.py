@@ -3,15 +3,17 @@ persona, and sent between the server's defaults and the conversation's own setti
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+from pydantic import ValidationError
 from redis import Redis
 
 from tests.accounts import PASSWORD_MODE, signed_up
-from tests.conftest import ServerFactory
+from tests.conftest import ServerFactory, make_settings
 from tests.live import collect
 from tests.upstream import ScriptedUpstream
 
@@ -244,3 +246,11 @@ def test_the_tutorial_api_uses_the_personas_parameters(
     assert events[-1].json() == {"type": "end"}
     body = upstream.requests[-1]
     assert (body["temperature"], body["max_tokens"]) == (0.25, 99)
+
+
+def test_the_servers_defaults_have_the_same_ranges(tmp_path: Path) -> None:
+    for bad in ({"temperature": 2.5}, {"max_tokens": 131_073}, {"top_p": -0.1}, {"seed": -1},
+                {"presence_penalty": 2.5}):  # fmt: skip
+        with pytest.raises(ValidationError, match=next(iter(bad))):
+            make_settings(tmp_path, **bad)
+    assert make_settings(tmp_path, max_tokens=131_072, seed=2**53 - 1).max_tokens == 131_072

@@ -17,15 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parlour.domain import ChatParams
 
+# The ranges, for the request bodies and the server's defaults (config.py) alike.
 Temperature = Annotated[float, Field(ge=0, le=2, description="0 to 2.")]
 TopP = Annotated[float, Field(ge=0, le=1, description="0 to 1.")]
-MaxTokens = Annotated[
-    int, Field(ge=1, le=131_072, strict=True, description="The longest reply, in tokens.")
-]
+MaxTokens = Annotated[int, Field(ge=1, le=131_072, description="The longest reply, in tokens.")]
 Penalty = Annotated[float, Field(ge=-2, le=2, description="-2 to 2.")]
-Seed = Annotated[
-    int, Field(ge=0, le=2**53 - 1, strict=True, description="For repeatable sampling.")
-]
+Seed = Annotated[int, Field(ge=0, le=2**53 - 1, description="For repeatable sampling.")]
 
 SAMPLING = ("temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "seed")
 
@@ -33,7 +30,8 @@ SAMPLING = ("temperature", "top_p", "max_tokens", "presence_penalty", "frequency
 class SamplingParams(BaseModel):
     """Sampling parameters (``null``: not set here; the next layer down applies)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # Strict: a number is a JSON number ("100", true and 10.5 are no integers).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
     temperature: Temperature | None = None
     top_p: TopP | None = None
     max_tokens: MaxTokens | None = None
