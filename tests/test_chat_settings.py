@@ -33,13 +33,14 @@ def test_unset_parameters_are_not_sent_and_the_defaults_are(
 ) -> None:
     sid = new_session(client)
     shown = client.get(settings_url(sid)).json()
-    assert {k: v for k, v in shown.items() if k != "defaults"} == dict.fromkeys(
+    assert {k: v for k, v in shown.items() if k not in ("defaults", "persona")} == dict.fromkeys(
         ("temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "seed",
          "system_prompt"), None
     )  # fmt: skip
     assert shown["defaults"]["temperature"] == 0.7
     assert shown["defaults"]["max_tokens"] == 1024
     assert shown["defaults"]["top_p"] is None
+    assert set(shown["persona"].values()) == {None}  # a built-in persona sets none
     send(client, sid)
     body = upstream.requests[-1]
     assert (body["temperature"], body["max_tokens"]) == (0.7, 1024)

@@ -26,6 +26,7 @@ from parlour.providers.base import ChatProvider, CompletionRequest
 from parlour.providers.registry import ModelRegistry
 from parlour.replies import ReplyManager
 from parlour.reply import Outcome, Reply
+from parlour.sampling import layered
 from parlour.store import Claimed, ConversationStore
 from parlour.summaries import Summaries
 from parlour.window import Summary, Window, plan_window
@@ -35,10 +36,6 @@ T = TypeVar("T")
 
 def _seconds_to_midnight() -> float:
     return 86_400 - time.time() % 86_400
-
-
-def _either(own: T | None, default: T | None) -> T | None:
-    return default if own is None else own
 
 
 def check_text(text: str, *, what: str, max_chars: int, allow_empty: bool = False) -> str:
@@ -138,9 +135,14 @@ class ChatService:
             changes["system_prompt"] = prompt if prompt.strip() else None
         return await self.store.set_params(session, replace(session.params, **changes))  # type: ignore[arg-type]
 
-    def _budget(self, info: ModelInfo, session: SessionInfo) -> int:
+    def _budget(self, info: ModelInfo, session: SessionInfo, persona: Persona) -> int:
         """Tokens the context may take: the window less what the reply may write."""
-        return info.context_window - max(self.reply_reserve_tokens, session.params.max_tokens or 0)
+        most = layered(persona.params, session.params).max_tokens or 0
+        return info.context_window - max(self.reply_reserve_tokens, most)
+
+    async def persona_params(self, session: SessionInfo) -> ChatParams:
+        """The parameters of the persona the conversation's next reply would use."""
+        return (await self._persona(session, None)).params
 
     async def send(
         self,
@@ -218,7 +220,7 @@ class ChatService:
                     retry_after=_seconds_to_midnight(),
                 )
         info, provider = self.models.resolve(session.model)
-        budget = self._budget(info, session)
+        budget = self._budget(info, session, chosen)
         again = content is None
         user: Message | None = None
         if not again:
@@ -266,24 +268,25 @@ class ChatService:
             content, user_id = claimed.start.content, claimed.start.id
         else:
             content, user_id = user.content, user.id
-        budget = self._budget(info, session)
+        budget = self._budget(info, session, persona)
         summaries = await self.summaries.for_turn(session.id) if self.summaries else []
         window = await self._plan(
             provider, persona.system_prompt, claimed.history, content, budget, summaries
         )
         if persona.id != session.persona:  # saved only once the message is accepted
             session = await self.store.update_session(session, persona=persona.id)
-        own, default = session.params, self.defaults
+        # The server's defaults, under the persona's parameters, under the conversation's.
+        params = layered(self.defaults, persona.params, session.params)
         request = CompletionRequest(
             model=info.id,
             messages=window.turns,
-            max_tokens=own.max_tokens or self.max_tokens,
-            temperature=self.temperature if own.temperature is None else own.temperature,
+            max_tokens=params.max_tokens or self.max_tokens,
+            temperature=self.temperature if params.temperature is None else params.temperature,
             stop=self.stop,
-            top_p=_either(own.top_p, default.top_p),
-            presence_penalty=_either(own.presence_penalty, default.presence_penalty),
-            frequency_penalty=_either(own.frequency_penalty, default.frequency_penalty),
-            seed=_either(own.seed, default.seed),
+            top_p=params.top_p,
+            presence_penalty=params.presence_penalty,
+            frequency_penalty=params.frequency_penalty,
+            seed=params.seed,
         )
 
         stored: list[Message] = []
@@ -351,7 +354,7 @@ class ChatService:
         persona = await self._persona(session, None)
         info, provider = self.models.resolve(session.model)
         summaries = await self.summaries.for_turn(session.id) if self.summaries else []
-        budget = self._budget(info, session)
+        budget = self._budget(info, session, persona)
         history = [n.message for n in nodes]
         try:
             return await self._plan(provider, persona.system_prompt, history, "", budget, summaries)

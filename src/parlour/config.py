@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from parlour.cluster import ClusterAddress, parse_cluster_url
+from parlour.sampling import MaxTokens, Penalty, Seed, Temperature, TopP
 
 LogFormat = Literal["text", "json"]
 AuthMode = Literal["none", "password"]
@@ -133,14 +134,15 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     openai_context_window: int = Field(128_000, ge=256)
-    temperature: float = Field(0.7, ge=0, le=2)
-    max_tokens: int = Field(1024, ge=1)
-    # Defaults for the sampling parameters a conversation may set for itself; unset ones
-    # are not sent (the provider's own default applies).
-    top_p: float | None = Field(None, ge=0, le=1)
-    presence_penalty: float | None = Field(None, ge=-2, le=2)
-    frequency_penalty: float | None = Field(None, ge=-2, le=2)
-    seed: int | None = Field(None, ge=0, le=2**53 - 1)
+    # Defaults for the sampling parameters a persona or a conversation may set for itself,
+    # with the same ranges (parlour.sampling); unset ones are not sent (the provider's own
+    # default applies).
+    temperature: Temperature = 0.7
+    max_tokens: MaxTokens = 1024
+    top_p: TopP | None = None
+    presence_penalty: Penalty | None = None
+    frequency_penalty: Penalty | None = None
+    seed: Seed | None = None
     stop: list[str] = Field(default_factory=list)
     # Tokens kept free for the reply when the context is trimmed.
     reply_reserve_tokens: int = Field(1024, ge=1)

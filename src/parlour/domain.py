@@ -35,6 +35,20 @@ def now() -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatParams:
+    """A conversation's own sampling parameters and extra system prompt (None: not set;
+    the server's default applies, or the provider's own when the server has none)."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    seed: int | None = None
+    system_prompt: str | None = None  # added after the persona's
+
+
+@dataclass(frozen=True, slots=True)
 class Persona:
     id: str
     name_en: str
@@ -48,6 +62,8 @@ class Persona:
     model: str | None = None  # the model new conversations with it start on
     starters: tuple[str, ...] = ()  # prompts offered on an empty conversation
     use_memory: bool = True  # the user's memory goes into its system prompt (when on)
+    # Its sampling parameters: between the server's defaults and a conversation's own.
+    params: ChatParams = ChatParams()
     created_at: float = 0.0
     updated_at: float = 0.0
 
@@ -101,20 +117,6 @@ class ReplyFacts:
     model: str = ""
     worker: str = ""
     started_at: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class ChatParams:
-    """A conversation's own sampling parameters and extra system prompt (None: not set;
-    the server's default applies, or the provider's own when the server has none)."""
-
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    seed: int | None = None
-    system_prompt: str | None = None  # added after the persona's
 
 
 @dataclass(frozen=True, slots=True)

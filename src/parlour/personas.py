@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from parlour.domain import Persona, new_id, now
 from parlour.errors import Forbidden, InvalidInput, NotFound, UnknownPersona
+from parlour.sampling import SAMPLING
 from parlour.store.personas import PersonaStore
 
 BUILTIN_PERSONAS: tuple[Persona, ...] = (
@@ -105,6 +106,9 @@ class PersonaFields:
     model: str | None = None
     starters: tuple[str, ...] | None = None
     use_memory: bool | None = None
+    # Changes to its sampling parameters (None among them: unset that one); the ranges
+    # were checked by the request's schema (parlour.sampling).
+    params: Mapping[str, float | int | None] | None = None
 
 
 def _text(value: str, what: str, most: int) -> str:
@@ -191,6 +195,7 @@ class Personas:
                 model=source.model,
                 starters=source.starters,
                 use_memory=source.use_memory,
+                params={name: getattr(source.params, name) for name in SAMPLING},
             ),
         )
 
@@ -234,6 +239,9 @@ class Personas:
             if len(starters) > MAX_STARTERS:
                 raise InvalidInput(f"A persona has at most {MAX_STARTERS} starter prompts.")
             changes["starters"] = tuple(x for x in starters if x)
+        if f.params is not None:
+            sampling = {k: v for k, v in f.params.items() if k in SAMPLING}
+            changes["params"] = replace(persona.params, **sampling)  # type: ignore[arg-type]
         return replace(persona, **changes)
 
 
@@ -251,6 +259,7 @@ def export_persona(persona: Persona) -> dict[str, object]:
         "model": persona.model,
         "starters": list(persona.starters),
         "use_memory": persona.use_memory,
+        "params": {k: v for k, v in asdict(persona.params).items() if v is not None},
     }
 
 

@@ -7,11 +7,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.chat import last_reply, user_messages, wait_idle
-from tests.browser.conftest import PageLog
+from tests.browser.chat import chat, last_reply, open_app, user_messages, wait_idle
+from tests.browser.conftest import ContextFactory, PageLog
+from tests.live import LiveServer
 from tests.upstream import ScriptedUpstream
 
 pytestmark = pytest.mark.browser
@@ -103,3 +105,81 @@ def test_a_built_in_persona_is_duplicated_edited_exported_imported_and_deleted(
     expect(item(app, "Maths teacher")).to_have_count(1)
     # It is in the header's picker too.
     expect(app.locator("#persona-select option", has_text="Maths teacher")).to_have_count(1)
+
+
+def test_a_personas_parameters_are_set_in_the_editor_sent_and_shown_in_chat_settings(
+    app: Page, upstream: ScriptedUpstream, page_log: PageLog
+) -> None:
+    open_personas(app)
+    app.get_by_role("button", name="New persona").click()
+    form = app.locator("#persona-form")
+    app.get_by_label("Name (English)").fill("Careful")
+    app.get_by_label("System prompt", exact=True).fill("You answer carefully.")
+    expect(form.get_by_role("group", name="Parameters")).to_be_visible()
+    expect(app.locator("#pf-vars")).to_contain_text("{{date}} {{time}}")  # not filled as {}
+    # A value out of range is refused with the field named; the editor stays open.
+    form.get_by_label("Temperature").fill("5")
+    app.get_by_role("button", name="Save").click()
+    expect(app.locator("#pf-error")).to_contain_text("params.temperature")
+    expect(form).to_be_visible()
+    form.get_by_label("Temperature").fill("0.2")
+    form.get_by_label("Seed").fill("5")
+    app.get_by_role("button", name="Save").click()
+    expect(item(app, "Careful")).to_contain_text("Mine")
+    item(app, "Careful").get_by_role("button", name="Use").click()
+    expect(app.locator("#personas-dialog")).to_be_hidden()
+
+    chat(app, "hello")
+    body = upstream.requests[-1]
+    assert (body["temperature"], body["seed"]) == (0.2, 5)
+    assert "top_p" not in body
+
+    # The chat settings say which values come from the persona; the conversation's win.
+    app.locator("#chat-settings-open").click()
+    panel = app.locator("#chat-settings")
+    for field, placeholder in (
+        ("temperature", "from persona: 0.2"),
+        ("seed", "from persona: 5"),
+        ("max_tokens", "default 1024"),
+        ("top_p", "model's default"),
+    ):
+        expect(panel.locator(f"#param-{field}")).to_have_attribute("placeholder", placeholder)
+    panel.locator("#param-temperature").fill("0.9")
+    panel.locator("#chat-settings-save").click()
+    expect(panel).to_be_hidden()
+    chat(app, "again")
+    body = upstream.requests[-1]
+    assert (body["temperature"], body["seed"]) == (0.9, 5)
+
+    # The editor shows the persona's values again; an emptied field is unset.
+    open_personas(app)
+    item(app, "Careful").get_by_role("button", name="Edit").click()
+    expect(form.get_by_label("Temperature")).to_have_value("0.2")
+    expect(form.get_by_label("Top P")).to_have_value("")
+    form.get_by_label("Seed").fill("")
+    app.get_by_role("button", name="Save").click()
+    expect(item(app, "Careful")).to_have_count(1)
+    app.locator("#personas-close").click()
+    chat(app, "third")
+    assert "seed" not in upstream.requests[-1]
+    assert not page_log.errors
+    assert [r.split()[0] for r in page_log.failed_responses] == ["422"]  # the refused save
+
+
+def test_the_editor_speaks_chinese_and_a_persona_named_in_english_keeps_its_name(
+    make_context: ContextFactory, server: LiveServer
+) -> None:
+    made = httpx.post(f"{server.url}/api/v1/personas",
+                      json={"name_en": "Careful", "system_prompt": "x"})  # fmt: skip
+    assert made.status_code == 201
+    page = open_app(make_context(locale="zh-CN").new_page(), server.url)
+    expect(page.locator("#persona-select option", has_text="Careful")).to_have_count(1)
+    page.get_by_role("button", name="角色").click()
+    page.get_by_role("button", name="新建角色").click()
+    form = page.locator("#persona-form")
+    expect(form.get_by_role("group", name="参数")).to_contain_text("留空即不设置")
+    expect(form.get_by_label("温度（temperature）")).to_have_value("")
+    expect(form.get_by_label("随机种子（seed）")).to_be_visible()
+    expect(page.locator("#pf-vars")).to_have_text(
+        "可用变量：{{date}} {{time}} {{weekday}} {{user_name}} {{language}}"
+    )

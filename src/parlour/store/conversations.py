@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
-from dataclasses import fields as dataclass_fields
 from typing import Any, cast
 
 import orjson
@@ -20,6 +19,7 @@ from redis.typing import EncodableT, FieldT
 
 from parlour.domain import ChatParams, Message, MessageNode, SessionInfo, new_id, now
 from parlour.errors import ConversationFull, InvalidInput, NotFound, ReplyInProgress
+from parlour.sampling import params_of
 from parlour.store.keys import Keys, is_id
 from parlour.store.lua import TREE
 
@@ -171,8 +171,7 @@ def params_from(raw: str | None) -> ChatParams:
         stored = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return ChatParams()
-    known = {f.name for f in dataclass_fields(ChatParams)}
-    return ChatParams(**{k: v for k, v in stored.items() if k in known})
+    return params_of(stored)
 
 
 def title_from(text: str, limit: int = 60) -> str:

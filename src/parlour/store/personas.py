@@ -14,6 +14,7 @@ import orjson
 from redis.asyncio import Redis
 
 from parlour.domain import Persona
+from parlour.sampling import params_of
 from parlour.store.keys import Keys
 
 
@@ -22,8 +23,10 @@ def persona_json(persona: Persona) -> str:
 
 
 def persona_from(raw: str) -> Persona:
+    """A stored persona; one stored before personas had parameters has none set."""
     fields: dict[str, Any] = orjson.loads(raw)
     fields["starters"] = tuple(fields.get("starters") or ())
+    fields["params"] = params_of(fields.get("params"))
     return Persona(**fields)
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parlour.domain import Message, ModelInfo, Persona, SessionInfo
 from parlour.memory import MemoryState
+from parlour.sampling import SamplingParams
 from parlour.summaries import SummaryView
 from parlour.window import Summary
 
@@ -39,6 +40,11 @@ class PersonaOut(BaseModel):
     starters: list[str] = Field(default_factory=list, description="Offered on an empty chat.")
     model: str | None = Field(None, description="The model new conversations start on.")
     use_memory: bool = Field(True, description="The user's memory goes into its system prompt.")
+    params: SamplingParams = Field(
+        default_factory=SamplingParams,
+        description="Its sampling parameters (null: not set): they apply where a "
+        "conversation sets none, over the server's defaults.",
+    )
     kind: Literal["builtin", "published", "own"] = Field(
         description="Built in and published personas are read-only: duplicate them to edit."
     )
@@ -64,6 +70,7 @@ class PersonaOut(BaseModel):
             starters=list(p.starters),
             model=p.model,
             use_memory=p.use_memory,
+            params=SamplingParams.of(p.params),
             kind=kind,
             created_at=p.created_at,
             updated_at=p.updated_at,
@@ -88,6 +95,11 @@ class PersonaIn(BaseModel):
     model: str | None = Field(None, max_length=200)
     starters: list[str] | None = Field(None, max_length=20)
     use_memory: bool | None = Field(None, description="False: never send the user's memory.")
+    params: SamplingParams | None = Field(
+        None,
+        description="Its sampling parameters, with the ranges of a conversation's chat "
+        "settings: only the fields given change, null unsets one.",
+    )
 
 
 class PersonaImport(PersonaIn):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from parlour.domain import ChatParams
+from parlour.sampling import SamplingParams
 from parlour.web.deps import Conversation, ServicesDep, limit_writes
 from parlour.web.schemas import ErrorOut
 
@@ -21,20 +22,10 @@ router = APIRouter(
 SYSTEM_PROMPT_CHARS = 8_000
 
 
-class ChatSettingsPatch(BaseModel):
-    """Only the fields given change; ``null`` unsets one (the default applies again)."""
+class ChatSettingsPatch(SamplingParams):
+    """Only the fields given change; ``null`` unsets one (the persona's value or the
+    server's default applies again). The ranges are those of :mod:`parlour.sampling`."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    temperature: float | None = Field(None, ge=0, le=2, description="0 to 2.")
-    top_p: float | None = Field(None, ge=0, le=1, description="0 to 1.")
-    max_tokens: int | None = Field(
-        None, ge=1, le=131_072, strict=True, description="The longest reply, in tokens."
-    )
-    presence_penalty: float | None = Field(None, ge=-2, le=2, description="-2 to 2.")
-    frequency_penalty: float | None = Field(None, ge=-2, le=2, description="-2 to 2.")
-    seed: int | None = Field(
-        None, ge=0, le=2**53 - 1, strict=True, description="For repeatable sampling."
-    )
     system_prompt: str | None = Field(
         None,
         max_length=SYSTEM_PROMPT_CHARS,
@@ -64,16 +55,23 @@ class ChatSettingsOut(BaseModel):
     seed: int | None = None
     system_prompt: str | None = None
     defaults: ChatDefaults = Field(description="The server's defaults, for unset fields.")
+    persona: SamplingParams = Field(
+        description="The conversation's persona's parameters (null: not set there): they "
+        "apply where the conversation sets nothing, over the server's defaults."
+    )
 
     @classmethod
-    def of(cls, params: ChatParams, defaults: ChatParams) -> ChatSettingsOut:
-        return cls(**asdict(params), defaults=ChatDefaults(**asdict(defaults)))
+    def of(cls, params: ChatParams, defaults: ChatParams, persona: ChatParams) -> ChatSettingsOut:
+        return cls(**asdict(params), defaults=ChatDefaults(**asdict(defaults)),
+                   persona=SamplingParams.of(persona))  # fmt: skip
 
 
 @router.get("")
 async def get_chat_settings(conversation: Conversation, services: ServicesDep) -> ChatSettingsOut:
-    """The conversation's own parameters (``null``: not set), and the defaults."""
-    return ChatSettingsOut.of(conversation.params, services.chat.defaults)
+    """The conversation's own parameters (``null``: not set), its persona's, and the
+    server's defaults."""
+    persona = await services.chat.persona_params(conversation)
+    return ChatSettingsOut.of(conversation.params, services.chat.defaults, persona)
 
 
 @router.patch("")
@@ -81,7 +79,8 @@ async def update_chat_settings(
     conversation: Conversation, body: ChatSettingsPatch, services: ServicesDep
 ) -> ChatSettingsOut:
     """Change some of the conversation's parameters; they apply from its next reply on
-    and are sent to the model only when set (here or as a server default)."""
-    changes = {name: getattr(body, name) for name in body.model_fields_set}
-    info = await services.chat.update_params(conversation, changes)
-    return ChatSettingsOut.of(info.params, services.chat.defaults)
+    and are sent to the model only when set (here, by the persona or as a server
+    default)."""
+    info = await services.chat.update_params(conversation, body.changes())
+    persona = await services.chat.persona_params(info)
+    return ChatSettingsOut.of(info.params, services.chat.defaults, persona)

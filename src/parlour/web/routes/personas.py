@@ -29,6 +29,7 @@ def fields_of(body: PersonaIn) -> PersonaFields:
         model=body.model,
         starters=tuple(body.starters) if body.starters is not None else None,
         use_memory=body.use_memory,
+        params=body.params.changes() if body.params is not None else None,
     )
 
 

@@ -48,7 +48,7 @@ export class Catalog {
   fill(fallback = null) {
     const value = this.personaSelect.value;
     for (const p of this.personas.values()) {
-      p.label = lang() === "zh" ? p.name_zh : p.name_en;
+      p.label = lang() === "zh" ? p.name_zh || p.name_en : p.name_en || p.name_zh; // one name may be all it has
       p.desc = lang() === "zh" ? p.description_zh : p.description;
     }
     this.personaSelect.replaceChildren(

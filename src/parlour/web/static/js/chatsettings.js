@@ -1,15 +1,14 @@
 // The chat settings panel: a conversation's own sampling parameters and extra system
 // prompt (GET/PATCH /api/v1/sessions/{id}/settings). An empty field is "not set": the
-// server's default applies (shown as the field's placeholder). Below them, today's
-// usage (usage.js).
+// persona's value applies, else the server's default (the field's placeholder says
+// which). Below them, today's usage (usage.js).
 import { request } from "./api.js";
 import { describeError } from "./errors.js";
 import { t } from "./i18n.js";
 import { toast } from "./notify.js";
+import { readSampling, SAMPLING as FIELDS } from "./sampling.js";
 import { showUsage } from "./usage.js";
 
-const FIELDS = ["temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "seed"];
-const INTEGERS = new Set(["max_tokens", "seed"]);
 const $ = (id) => document.getElementById(id);
 const path = (sid) => `/sessions/${encodeURIComponent(sid)}/settings`;
 
@@ -18,20 +17,18 @@ function fill(values) {
     const input = $(`param-${name}`);
     input.value = values[name] ?? "";
     const fallback = values.defaults?.[name];
+    const persona = values.persona?.[name];
     if (name !== "system_prompt") {
-      input.placeholder = fallback == null ? t("paramProviderDefault") : t("paramDefault", { value: fallback });
+      input.placeholder =
+        persona != null ? t("paramFromPersona", { value: persona })
+        : fallback == null ? t("paramProviderDefault") : t("paramDefault", { value: fallback });
     }
   }
 }
 
 /** What the form says, as a PATCH body: every field, null where empty. */
 function read() {
-  const body = {};
-  for (const name of FIELDS) {
-    const raw = $(`param-${name}`).value.trim();
-    body[name] = raw === "" ? null : INTEGERS.has(name) ? Number.parseInt(raw, 10) : Number(raw);
-    if (raw !== "" && !Number.isFinite(body[name])) body[name] = raw; // the server says why
-  }
+  const body = readSampling("param-");
   body.system_prompt = $("param-system_prompt").value || null;
   return body;
 }

@@ -150,7 +150,7 @@ export const STRINGS = {
     close: "关闭",
     save: "保存",
     chatParams: "对话设置",
-    chatParamsNote: "只用于这个对话。留空则用默认值。",
+    chatParamsNote: "只用于这个对话。留空则用角色的值或默认值。",
     chatParamsNoSession: "先发一条消息开始对话，再来调整它的设置。",
     paramTemperature: "温度（temperature）",
     paramTopP: "Top P",
@@ -163,6 +163,7 @@ export const STRINGS = {
     paramsSaved: "对话设置已保存",
     paramDefault: "默认 {value}",
     paramProviderDefault: "由模型决定",
+    paramFromPersona: "来自角色：{value}",
     usageToday: "今天的用量",
     usageModel: "模型",
     usagePrompt: "输入 token",
@@ -390,7 +391,7 @@ export const STRINGS = {
     close: "Close",
     save: "Save",
     chatParams: "Chat settings",
-    chatParamsNote: "For this conversation only. Leave a field empty for the default.",
+    chatParamsNote: "For this conversation only. Leave a field empty for the persona's value or the default.",
     chatParamsNoSession: "Send a first message to start the conversation, then change its settings.",
     paramTemperature: "Temperature",
     paramTopP: "Top P",
@@ -403,6 +404,7 @@ export const STRINGS = {
     paramsSaved: "Chat settings saved",
     paramDefault: "default {value}",
     paramProviderDefault: "model's default",
+    paramFromPersona: "from persona: {value}",
     usageToday: "Your usage today",
     usageModel: "Model",
     usagePrompt: "Prompt tokens",
@@ -570,7 +572,8 @@ export function waitText(seconds) {
 
 export function t(key, vars = {}) {
   const text = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+  // {name} is filled; {{name}} (a system prompt variable, shown as written) is not.
+  return text.replace(/(?<!\{)\{(\w+)\}(?!\})/g, (_, name) => String(vars[name] ?? ""));
 }
 
 /** Fill elements marked with data-i18n (text) and data-i18n-attr ("attr:key;attr:key"). */

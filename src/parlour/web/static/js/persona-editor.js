@@ -1,8 +1,10 @@
 // The persona editor: a form for a persona of one's own, with a live preview of the
-// system prompt as the model would receive it now (the server fills the variables).
+// system prompt as the model would receive it now (the server fills the variables), and
+// its sampling parameters (an empty field: not set).
 import { api } from "./api.js";
 import { describeError } from "./errors.js";
 import { lang, t } from "./i18n.js";
+import { fillSampling, readSampling } from "./sampling.js";
 
 const $ = (id) => document.getElementById(id);
 const FIELDS = {
@@ -46,6 +48,7 @@ export class PersonaEditor {
     for (const [name, id] of Object.entries(FIELDS)) $(id).value = persona?.[name] ?? "";
     for (let i = 0; i < STARTERS; i++) $(`pf-starter-${i}`).value = persona?.starters?.[i] ?? "";
     $("pf-memory").checked = persona?.use_memory ?? true;
+    fillSampling("pf-param-", persona?.params);
     $("pf-error").hidden = true;
     this.form.hidden = false;
     $("pf-name-en").focus();
@@ -56,6 +59,7 @@ export class PersonaEditor {
     const fields = {};
     for (const [name, id] of Object.entries(FIELDS)) fields[name] = $(id).value;
     fields.use_memory = $("pf-memory").checked;
+    fields.params = readSampling("pf-param-");
     fields.starters = [];
     for (let i = 0; i < STARTERS; i++) {
       const text = $(`pf-starter-${i}`).value.trim();
