@@ -159,6 +159,12 @@ class Settings(BaseSettings):
     local_context_window: int = Field(8192, ge=256)
     local_threads: int = Field(0, ge=0)  # 0: the number of cores
     local_enabled: bool = True
+    # Every .gguf file here is offered as a local model beside the bundled one (default:
+    # DATA_DIR/models).
+    models_dir: Path | None = None
+    # The local models loaded at once take at most this much memory, each counted by its
+    # file's size; the least recently used is unloaded to make room. 0: no limit.
+    local_models_memory_mb: int = Field(4096, ge=0)
 
     default_persona: str = "assistant"
 
@@ -248,6 +254,11 @@ class Settings(BaseSettings):
     @property
     def openai_configured(self) -> bool:
         return self.openai_api_key is not None or self.openai_base_url is not None
+
+    @property
+    def models_path(self) -> Path:
+        """The local models' directory."""
+        return self.models_dir or self.data_dir / "models"
 
     @property
     def embedded_redis(self) -> bool:
