@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,43 @@ def test_rm_deletes_the_file_and_refuses_the_bundled_and_unknown_names(tmp_path:
     assert not (models / "mine.gguf").exists()
     assert bundled.exists()
     assert [m.id for m in listing.scan()] == ["Bundled"]
+
+
+def parlour(
+    tmp_path: Path, *args: str, stderr: int = subprocess.PIPE, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The real command line, in a directory of its own (no .env file), with ``env``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "MODELS_", "LOCAL_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "parlour", *args],
+        env={**base, "DATA_DIR": str(tmp_path / "data"),
+             "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), **env},
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=stderr, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+
+
+def test_the_cli_lists_and_removes_models(tmp_path: Path) -> None:
+    models = tmp_path / "data" / "models"
+    models.mkdir(parents=True)
+    write_gguf(models / "tiny-a.gguf", tokens=2000)
+    bundled = write_gguf(tmp_path / "Chosen.gguf")
+    env = {"LOCAL_MODEL_PATH": str(bundled)}
+    listed = parlour(tmp_path, "models", "list", **env)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "SIZE", "PATH"]
+    assert lines[1].split()[0] == "Chosen"
+    assert lines[1].endswith("(bundled)")
+    assert lines[2].split()[:3] == ["tiny-a", "29.2", "KB"]
+    assert str(models / "tiny-a.gguf") in lines[2]
+
+    gone = parlour(tmp_path, "models", "rm", "tiny-a", **env)
+    assert gone.returncode == 0, gone.stderr
+    assert "removed tiny-a" in gone.stdout
+    assert not (models / "tiny-a.gguf").exists()
+
+    unknown = parlour(tmp_path, "models", "rm", "tiny-a", **env)
+    assert unknown.returncode == 1
+    assert "No local model is named 'tiny-a'; the local models: Chosen." in unknown.stderr
+    assert "Traceback" not in unknown.stderr
