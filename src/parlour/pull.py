@@ -135,6 +135,9 @@ def pull(models: ModelsDir, hub: Hub, repo: str, file: str | None = None) -> Pul
         headers.pop("authorization", None)  # a signed address on a CDN: no token there
     models.partial_dir.mkdir(parents=True, exist_ok=True)
     part = models.partial_dir / f"{Path(file).name}.{checksum[:16]}.part"
+    for stale in models.partial_dir.glob(f"{Path(file).name}.*.part"):
+        if stale != part:  # an earlier version of the file, changed on the Hub since
+            stale.unlink(missing_ok=True)
     started = time.perf_counter()
     with _locked(part) as out:
         out.seek(0, os.SEEK_END)
