@@ -92,7 +92,7 @@ def test_every_file_is_listed_and_each_answers_its_conversations(
 def test_the_memory_budget_unloads_the_least_recently_used_model(
     tmp_path: Path, make_server: ServerFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    link_copy(tmp_path, "second-model.gguf")
+    copy = link_copy(tmp_path, "second-model.gguf")
     bundled = bundled_model_path()
     assert bundled is not None
     room_for_one = bundled.stat().st_size * 3 // 2 >> 20  # MB: one model fits, two do not
@@ -104,6 +104,17 @@ def test_the_memory_budget_unloads_the_least_recently_used_model(
             events = chat(client, sid)
             assert events[-1].event == "done"
             assert text_of(events).strip()
+        # Unloaded, then its file removed: the reply (its tokens still counted) fails
+        # with a clear error when the model is to be loaded again.
+        copy.unlink()
+        failed = chat(client, second, "Still there?")
+        stored = client.get(f"/api/v1/sessions/{second}/messages").json()["items"][-1]
+        again = chat(client, first)
+    assert failed[-1].event == "failure"
+    assert failed[-1].json()["code"] == "model_unavailable"
+    assert "second-model is no longer in the models directory" in failed[-1].json()["message"]
+    assert (stored["status"], stored["error"]) == ("error", "model_unavailable")
+    assert again[-1].event == "done"
     unloads = [r.getMessage() for r in caplog.records if "unloaded" in r.getMessage()]
     assert unloads == [
         f"local model {BUNDLED} unloaded: the memory budget is {room_for_one} MB",
