@@ -19,7 +19,7 @@ How a pull goes (every request through ``huggingface_hub``, at ``HF_ENDPOINT``):
 5. A verified file is moved into ``MODELS_DIR/<file name>`` in one rename, so a
    running server never lists half a file.
 
-Two pulls of the same file take turns on a lock of its ``.part`` file.
+A second pull of the same file while one runs is refused (a lock on its ``.part`` file).
 """
 
 from __future__ import annotations

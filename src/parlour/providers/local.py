@@ -119,6 +119,7 @@ class LocalProvider:
             )
         if not path.is_file():
             raise ModelNotConfigured(f"LOCAL_MODEL_PATH does not name a file: {path.name}")
+        # A directory that is never there: the file alone.
         provider = cls(ModelsDir(path.parent / ".none", bundled=path),
                        context_window=context_window, threads=threads)  # fmt: skip
         provider.preload()
