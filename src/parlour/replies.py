@@ -203,7 +203,9 @@ class ReplyManager:
                 else:
                     stopped = finish.reason == "stopped"
                     status = ReplyStatus.PARTIAL if stopped else ReplyStatus.COMPLETE
-                usage = await measure(provider, finish, request.messages, answer + reasoning)
+                usage = await measure(
+                    provider, request.model, finish, request.messages, answer + reasoning
+                )
                 finish = replace(finish, usage=usage or Usage())
                 outcome = Outcome(
                     answer, status, error, finish.reason, reasoning, text.seconds(), usage,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -49,6 +49,18 @@ class ChatProvider(Protocol):
     def stream(self, request: CompletionRequest) -> AsyncIterator[ProviderEvent]: ...
 
     async def aclose(self) -> None: ...
+
+
+TokenCount = Callable[[str], int]
+
+
+def token_counter(provider: ChatProvider, model: str) -> TokenCount:
+    """How to count ``model``'s tokens: a provider serving several models with their own
+    tokenizers (the local GGUF files) offers ``counter_for(model)``; else ``count_tokens``."""
+    counter_for = getattr(provider, "counter_for", None)
+    if counter_for is not None:
+        return counter_for(model)  # type: ignore[no-any-return]
+    return provider.count_tokens
 
 
 def estimate_tokens(text: str) -> int:

