@@ -104,6 +104,13 @@ class ScriptedUpstream:
         self.timeline: list[tuple[str, int]] = []
         # Asked first for each request: a script for it, or None for the queue's next.
         self.responder: Callable[[dict[str, Any]], Script | None] | None = None
+        # GET /v1/models: these entries (None: 404, no list), after ``models_delay``
+        # seconds; GET /props (llama.cpp's server): this body (None: 404).
+        self.models: list[dict[str, Any]] | None = None
+        self.models_delay = 0.0
+        self.props: dict[str, Any] | None = None
+        self.models_asked = 0
+        self.models_headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._server: ThreadedServer | None = None
         self.url = ""
@@ -124,6 +131,11 @@ class ScriptedUpstream:
             self.ended.clear()
             self.timeline.clear()
             self.responder = None
+            self.models = None
+            self.models_delay = 0.0
+            self.props = None
+            self.models_asked = 0
+            self.models_headers.clear()
 
     def _next(self, body: dict[str, Any]) -> Script:
         with self._lock:
@@ -238,10 +250,28 @@ class ScriptedUpstream:
             self.disconnects += 1
             raise
 
+    async def _models(self, request: Request) -> Response:
+        with self._lock:
+            self.models_asked += 1
+            self.models_headers.append(dict(request.headers))
+        if self.models_delay:
+            await asyncio.sleep(self.models_delay)
+        if self.models is None:
+            return JSONResponse({"error": {"message": "not found"}}, status_code=404)
+        return JSONResponse({"object": "list", "data": self.models})
+
+    async def _props(self, request: Request) -> Response:
+        if self.props is None:
+            return JSONResponse({"error": {"message": "not found"}}, status_code=404)
+        return JSONResponse(self.props)
+
     # --- running ----------------------------------------------------------------
 
     def start(self) -> ScriptedUpstream:
-        app = Starlette(routes=[Route("/v1/chat/completions", self._completions, methods=["POST"])])
+        app = Starlette(routes=[
+            Route("/v1/chat/completions", self._completions, methods=["POST"]),
+            Route("/v1/models", self._models), Route("/props", self._props),
+        ])  # fmt: skip
         self._server = ThreadedServer(app, log_level="critical", lifespan="off")
         self.url = f"http://127.0.0.1:{self._server.start()}/v1"
         return self

@@ -95,14 +95,17 @@ class ChatService:
         self.memory = memory
 
     async def create_session(
-        self, owner: str, *, persona: str | None = None, title: str = "", model: str | None = None
-    ) -> SessionInfo:
+        self, owner: str, *, persona: str | None = None, title: str = "", model: str | None = None,
+        user_default: str | None = None,
+    ) -> SessionInfo:  # fmt: skip
         chosen = await self.personas.get(owner, persona or self.default_persona)
         persona_id = chosen.id
         if model:
             model_id = self.models.check(model)
-        elif chosen.model and chosen.model in {m.id for m in self.models.models()}:
+        elif chosen.model and self.models.known(chosen.model):
             model_id = chosen.model  # the persona's own default
+        elif user_default and self.models.known(user_default):
+            model_id = user_default  # the user's own default
         else:
             model_id = self.models.default_model
         title = check_text(title, what="title", max_chars=200, allow_empty=True).strip()

@@ -8,6 +8,7 @@ environment. Variable names follow the original tutorial (``OPENAI_API_KEY``,
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
@@ -17,6 +18,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from parlour.cluster import ClusterAddress, parse_cluster_url
+from parlour.providers.definition import ProviderConfig, check_unique, load_providers_file
 from parlour.sampling import MaxTokens, Penalty, Seed, Temperature, TopP
 
 LogFormat = Literal["text", "json"]
@@ -134,6 +136,21 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     openai_context_window: int = Field(128_000, ge=256)
+    # Read the OPENAI_* provider's GET /models too (its models beside OPENAI_MODEL).
+    openai_discover: bool = True
+    # More OpenAI-compatible providers: a TOML file of [[provider]] tables, and/or
+    # PROVIDERS, a JSON list of the same tables (see deploy/providers.example.toml).
+    providers_file: Path | None = None
+    providers: list[ProviderConfig] = Field(default_factory=list)
+    # The model new conversations use ("": the first provider's first model).
+    default_model: str = ""
+    # Discovery: how often each provider's model list is read again (0: only at start
+    # and when an admin asks), and how long one provider may take to answer.
+    models_refresh_seconds: float = Field(300.0, ge=0)
+    models_discovery_timeout: float = Field(3.0, gt=0, le=60)
+    # The window assumed for a model whose window neither the configuration nor the
+    # server gives (conservative: trimming to it is safe for nearly every model).
+    default_context_window: int = Field(8192, ge=256)
     # Defaults for the sampling parameters a persona or a conversation may set for itself,
     # with the same ranges (parlour.sampling); unset ones are not sent (the provider's own
     # default applies).
@@ -261,8 +278,25 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _read_providers_file(self) -> Settings:
+        # The one place the environment is read: for the keys a file names by variable.
+        configs = [c.with_key_from(os.environ) for c in self.providers]
+        if self.providers_file is not None:
+            configs += load_providers_file(self.providers_file, os.environ)
+        if self.openai_configured and any(c.name == "openai" for c in configs):
+            raise ValueError(
+                "a provider is named 'openai' while OPENAI_API_KEY / OPENAI_BASE_URL set "
+                "one of that name: rename it, or move the OPENAI_* settings into it"
+            )
+        check_unique(configs)
+        self.providers = configs
+        return self
+
+    @model_validator(mode="after")
     def _reserve_fits(self) -> Settings:
-        if self.reply_reserve_tokens >= min(self.openai_context_window, self.local_context_window):
+        windows = (self.openai_context_window, self.local_context_window,
+                   self.default_context_window)  # fmt: skip
+        if self.reply_reserve_tokens >= min(windows):
             raise ValueError("REPLY_RESERVE_TOKENS must be smaller than the context window")
         return self
 

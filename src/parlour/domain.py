@@ -151,6 +151,12 @@ class ModelInfo:
     provider: str
     context_window: int
     description: str = ""
+    name: str = ""  # a display name, where one is configured
+    reasoning: bool = False
+    source: str = "config"  # config, discovery (the provider's own list), or local
+    available: bool = True
+    reason: str = ""  # why it is unavailable
+    window_source: str = "config"  # where context_window comes from: config, server, default
 
 
 @dataclass(frozen=True, slots=True)

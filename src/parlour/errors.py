@@ -28,7 +28,9 @@
         ├── UpstreamRateLimited   429  the model's API said 429 (``retry_after`` when known)
         ├── UpstreamUnavailable   502  connection failed, 5xx, or the stream was cut
         ├── UpstreamTimeout       504  connect, first-token or between-token timeout
-        └── UpstreamRejected      502  the API refused the request (4xx other than 429)
+        ├── UpstreamRejected      502  the API refused the request (4xx other than 429)
+        └── ContextTooLong        400  the model refused the conversation as longer than
+                                       its context window (the next turn is trimmed to fit)
 
 Every error carries a ``code`` (stable, for programs) and a ``message`` (for
 people). Messages never contain secrets, URLs with credentials or stack traces.
@@ -205,6 +207,26 @@ class UpstreamTimeout(ProviderError):
 class UpstreamRejected(ProviderError):
     code = "upstream_rejected"
     default_message = "The model service refused the request."
+
+
+class ContextTooLong(ProviderError):
+    status_code = 400
+    code = "context_too_long"
+    default_message = (
+        "The conversation is too long for this model. Older messages are left out from "
+        "now on: send your message again, or start a new conversation."
+    )
+
+    def __init__(self, model: str = "", window: int | None = None) -> None:
+        message = None
+        if model:
+            most = f", which reads at most {window} tokens" if window else ""
+            message = (
+                f"The conversation is too long for the model {model}{most}. Older messages "
+                "are left out from now on: send your message again, or start a new "
+                "conversation."
+            )
+        super().__init__(message)
 
 
 class ReplyInterrupted(ParlourError):

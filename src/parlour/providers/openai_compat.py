@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from openai import AsyncOpenAI, DefaultAioHttpClient
 
 from parlour.domain import Finish, ModelInfo, ProviderEvent, ReasoningDelta, TextDelta, Usage
 from parlour.errors import (
+    ContextTooLong,
     ProviderError,
     UpstreamRateLimited,
     UpstreamRejected,
@@ -46,6 +48,8 @@ from parlour.errors import (
     UpstreamUnavailable,
 )
 from parlour.providers.base import CompletionRequest, estimate_tokens
+from parlour.providers.catalogue import Catalogue, Listed, parse_listing, props_window
+from parlour.providers.refusals import TooLong, too_long
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +93,12 @@ def _refused(exc: BaseException) -> bool:
     return False
 
 
-def classify(exc: BaseException) -> ProviderError:
+def classify(exc: BaseException, key_hint: str = "OPENAI_API_KEY") -> ProviderError:
     """Map an SDK or transport failure to Parlour's error tree (no upstream text kept)."""
     if isinstance(exc, ProviderError):
         return exc
+    if isinstance(exc, openai.APIStatusError) and too_long(exc.status_code, exc.body):
+        return ContextTooLong()
     if isinstance(exc, openai.RateLimitError):
         return UpstreamRateLimited(retry_after=_retry_after(exc))
     if _refused(exc):
@@ -103,9 +109,7 @@ def classify(exc: BaseException) -> ProviderError:
         if exc.status_code >= 500:
             return UpstreamUnavailable(f"The model service failed (HTTP {exc.status_code}).")
         if exc.status_code in (401, 403):
-            return UpstreamRejected(
-                "The model service refused the credentials. Check OPENAI_API_KEY."
-            )
+            return UpstreamRejected(f"The model service refused the credentials. Check {key_hint}.")
         if exc.status_code == 404:
             return UpstreamRejected("The model service does not know the configured model.")
         return UpstreamRejected(f"The model service refused the request (HTTP {exc.status_code}).")
@@ -118,23 +122,34 @@ def classify(exc: BaseException) -> ProviderError:
 
 
 class OpenAICompatProvider:
-    name = "openai"
+    """One OpenAI-compatible service. Its models (``catalogue``) are those configured,
+    plus what :meth:`discover` reads from its ``GET /models``."""
 
     def __init__(
         self,
         *,
         api_key: str | None,
         base_url: str | None,
-        model: str,
-        context_window: int,
+        model: str = "",
+        context_window: int = 8192,
+        name: str = "openai",
+        catalogue: Catalogue | None = None,
+        headers: dict[str, str] | None = None,
+        key_hint: str = "OPENAI_API_KEY",
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         max_connections: int = 10_000,
         max_line: int = DEFAULT_MAX_LINE,
     ) -> None:
+        self.name = name
+        self.key_hint = key_hint
         self.max_line = max_line
-        self.model = model
-        self.context_window = context_window
+        self.catalogue = catalogue or Catalogue(
+            name, prefix=False, configured=[model], allow_list=True,
+            default_window=context_window, windows={model: context_window},
+        )  # fmt: skip
+        # Learned from refusals: how many of the server's tokens one of our estimated is.
+        self.token_scale = 1.0
         self.retry = retry or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
         t = self.timeouts
@@ -146,6 +161,7 @@ class OpenAICompatProvider:
             base_url=base_url,
             max_retries=0,  # retries are ours: they must stop once text was streamed
             timeout=timeout,
+            default_headers=headers,
             http_client=DefaultAioHttpClient(
                 timeout=timeout,
                 limits=httpx2.Limits(max_connections=max_connections),
@@ -153,26 +169,109 @@ class OpenAICompatProvider:
         )
 
     def models(self) -> list[ModelInfo]:
-        return [ModelInfo(self.model, self.name, self.context_window, "OpenAI-compatible API")]
+        return self.catalogue.infos()
+
+    def find(self, model: str) -> ModelInfo | None:
+        return self.catalogue.find(model)
 
     def count_tokens(self, text: str) -> int:
-        return estimate_tokens(text)
+        estimate = estimate_tokens(text)
+        return estimate if self.token_scale == 1.0 else math.ceil(estimate * self.token_scale)
+
+    # --- discovery ---------------------------------------------------------------
+
+    async def discover(self, within: float) -> None:
+        """Read ``GET /models`` (and llama.cpp's ``/props``) into the catalogue, within
+        ``within`` seconds; a failure marks the provider unavailable, saying why."""
+        try:
+            async with asyncio.timeout(within):
+                listed = await self._list_models(within)
+                props = await self._props(within) if _llama_cpp(listed) else None
+        except _NotListed:
+            self.catalogue.unlisted()
+            return
+        except TimeoutError:
+            self.catalogue.failed(f"It did not answer within {within:g} s.")
+            return
+        except (openai.OpenAIError, httpx2.HTTPError, ProviderError, ValueError) as exc:
+            self.catalogue.failed(classify(exc, self.key_hint).message)
+            return
+        self.catalogue.found(listed, props)
+
+    async def _list_models(self, within: float) -> list[Listed]:
+        client = self._client.with_options(timeout=within, max_retries=0)
+        try:
+            response = await client.get("/models", cast_to=httpx2.Response)
+        except openai.NotFoundError:
+            raise _NotListed() from None
+        payload = orjson.loads(await response.aread())
+        return parse_listing(payload)
+
+    async def _props(self, within: float) -> int | None:
+        """llama.cpp's server keeps its running context size in ``/props``, at its root."""
+        root = str(self._client.base_url).rstrip("/").removesuffix("/v1")
+        client = self._client.with_options(timeout=within, max_retries=0)
+        try:
+            response = await client.get(f"{root}/props", cast_to=httpx2.Response)
+            return props_window(orjson.loads(await response.aread()))
+        except (openai.OpenAIError, httpx2.HTTPError, ValueError):
+            return None
+
+    # --- a refusal as too long -------------------------------------------------------
+
+    def _learn(self, request: CompletionRequest, refusal: TooLong) -> ContextTooLong:
+        """Keep what the server said of its window and our count, so the next turn is
+        trimmed to fit; the error for the user."""
+        upstream = self.catalogue.upstream_id(request.model)
+        if refusal.window:
+            self.catalogue.learn_window(upstream, refusal.window)
+        estimate = sum(estimate_tokens(t.content) + 4 for t in request.messages)
+        if refusal.prompt_tokens and estimate:
+            # A margin on top: the next count must land under the window, not on it.
+            scale = min(8.0, refusal.prompt_tokens / estimate * 1.1)
+            self.token_scale = max(self.token_scale, scale)
+        info = self.catalogue.find(request.model)
+        log.info("%s refused a request as too long (window %s)", self.name, refusal.window)
+        return ContextTooLong(
+            request.model, refusal.window or (info.context_window if info else None)
+        )
+
+    async def _probe(self, request: CompletionRequest) -> ContextTooLong | None:
+        """Ask again without streaming, for one token: a server that ends a stream
+        without a word on error (llama-cpp-python's) then says why with its status."""
+        body = self._body(request, stream=False)
+        body["max_tokens"] = 1
+        try:
+            await self._client.post("/chat/completions", cast_to=httpx2.Response,
+                                    content=orjson.dumps(body))  # fmt: skip
+        except openai.APIStatusError as exc:
+            refusal = too_long(exc.status_code, exc.body)
+            if refusal is not None:
+                return self._learn(request, refusal)
+        except (openai.OpenAIError, httpx2.HTTPError):
+            pass
+        return None
 
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def _open(self, request: CompletionRequest) -> httpx2.Response:
+    def _body(self, request: CompletionRequest, *, stream: bool = True) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "model": request.model,
+            "model": self.catalogue.upstream_id(request.model),
             "messages": [{"role": t.role, "content": t.content} for t in request.messages],
-            "stream": True,
-            "stream_options": {"include_usage": True},
+            "stream": stream,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
         }
+        if stream:
+            body["stream_options"] = {"include_usage": True}
         if request.stop:
             body["stop"] = list(request.stop)
         body.update(request.optional())
+        return body
+
+    async def _open(self, request: CompletionRequest) -> httpx2.Response:
+        body = self._body(request)
         # The SDK's client sends it (auth, base URL, timeouts, typed HTTP errors), but the
         # body goes already encoded (as `content`, sent as it is) and the stream is
         # parsed here: its per-request type transforms, its JSON encoder and a model
@@ -193,6 +292,7 @@ class OpenAICompatProvider:
             attempt += 1
             response: httpx2.Response | None = None
             sent_text = False
+            relay: _Relay | None = None
             try:
                 async with asyncio.timeout_at(min(deadline, loop.time() + t.first_byte)):
                     response = await self._open(request)
@@ -208,9 +308,25 @@ class OpenAICompatProvider:
                     yield event
                 return
             except StopAsyncIteration:
+                if relay is not None and relay.chunks_seen == 0:
+                    refused = await self._probe(request)
+                    if refused is not None:
+                        raise refused from None
                 raise UpstreamUnavailable("The model service closed the reply early.") from None
             except (openai.OpenAIError, httpx2.HTTPError, TimeoutError, ProviderError) as exc:
-                error = classify(exc)
+                refusal = (
+                    too_long(exc.status_code, exc.body)
+                    if isinstance(exc, openai.APIStatusError)
+                    else None
+                )
+                if refusal is not None:
+                    raise self._learn(request, refusal) from None
+                error = classify(exc, self.key_hint)
+                if isinstance(error, UpstreamUnavailable) and relay is not None \
+                        and relay.chunks_seen == 0:  # fmt: skip
+                    refused = await self._probe(request)  # a stream that broke at once
+                    if refused is not None:
+                        raise refused from None
                 log.warning(
                     "upstream failure (%s, attempt %d, after text: %s)",
                     error.code,
@@ -244,8 +360,10 @@ class _Relay:
         self.finish_reason: str | None = None
         self.usage = Usage()
         self.count = 0
+        self.chunks_seen = 0
 
     def feed(self, chunk: dict[str, Any]) -> list[TextDelta | ReasoningDelta]:
+        self.chunks_seen += 1
         if chunk.get("usage"):
             u = chunk["usage"]
             self.usage = Usage(u.get("prompt_tokens"), u.get("completion_tokens"))
@@ -290,6 +408,14 @@ class _Relay:
         if self.finish_reason is None:
             raise UpstreamUnavailable("The connection to the model broke mid-reply.")
         yield Finish(self.finish_reason, self.usage)
+
+
+class _NotListed(Exception):
+    """The server has no model list (404)."""
+
+
+def _llama_cpp(listed: list[Listed]) -> bool:
+    return len(listed) == 1 and listed[0].owned_by == "llamacpp"
 
 
 # The SDK returns the raw, unread response when a request carries this header

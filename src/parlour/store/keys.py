@@ -195,6 +195,9 @@ class Keys:
     def user_memory_on(self, owner: str) -> str:
         return f"{self.p}:u:{{{owner}}}:memory:on"
 
+    def user_default_model(self, owner: str) -> str:
+        return f"{self.p}:u:{{{owner}}}:default-model"
+
     def user_pinned(self, owner: str) -> str:
         return f"{self.p}:u:{{{owner}}}:pinned"
 

@@ -28,11 +28,13 @@ from parlour.importing.jobs import ImportJobs
 from parlour.live import LiveChannel
 from parlour.memory import Memory
 from parlour.personas import Personas
+from parlour.providers.discovery import Discovery
 from parlour.providers.registry import ModelRegistry
 from parlour.ratelimit import Limiter
 from parlour.replies import ReplyManager
 from parlour.store import ConversationStore, ReplyLedger
 from parlour.store.organise import Organiser
+from parlour.store.preferences import Preferences
 from parlour.store.search import SearchIndex
 from parlour.store.shares import Shares
 from parlour.store.usage import UsageStore
@@ -65,6 +67,8 @@ class Services:
     memory: Memory | None = None
     organiser: Organiser | None = None
     shares: Shares | None = None
+    discovery: Discovery | None = None
+    preferences: Preferences | None = None
 
     @property
     def organise(self) -> Organiser:

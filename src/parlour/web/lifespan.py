@@ -32,6 +32,9 @@ from parlour.metrics import Metrics, Timer
 from parlour.models_dir import ModelsDir
 from parlour.personas import PersonaCatalog, Personas
 from parlour.providers.base import ChatProvider
+from parlour.providers.catalogue import Catalogue
+from parlour.providers.definition import ProviderConfig
+from parlour.providers.discovery import Discovery
 from parlour.providers.local import LocalProvider, bundled_model_path, runtime_available
 from parlour.providers.openai_compat import OpenAICompatProvider, RetryPolicy, Timeouts
 from parlour.providers.registry import ModelRegistry
@@ -43,6 +46,7 @@ from parlour.store.importer import ImportWriter
 from parlour.store.migrate import FormatError, ensure_format
 from parlour.store.organise import Organiser
 from parlour.store.personas import PersonaStore
+from parlour.store.preferences import Preferences
 from parlour.store.search import SearchIndex
 from parlour.store.shares import Shares
 from parlour.store.summaries import SummaryStore
@@ -115,27 +119,62 @@ async def open_redis(settings: Settings, stack: AsyncExitStack) -> tuple[Redis, 
     return redis, url
 
 
+def _openai_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "retry": RetryPolicy(attempts=settings.upstream_attempts),
+        "timeouts": Timeouts(
+            connect=settings.upstream_connect_timeout,
+            first_byte=settings.upstream_first_byte_timeout,
+            first_token=settings.upstream_first_token_timeout,
+            between_tokens=settings.upstream_idle_timeout,
+        ),
+        "max_line": settings.upstream_max_line_bytes,
+    }
+
+
+def configured_provider(config: ProviderConfig, settings: Settings) -> OpenAICompatProvider:
+    """One provider of PROVIDERS_FILE / PROVIDERS."""
+    catalogue = Catalogue(
+        config.name,
+        prefix=config.prefix_ids,
+        configured=list(config.models),
+        allow_list=bool(config.models) or not config.discover,
+        default_window=config.context_window or settings.default_context_window,
+        windows=dict(config.context_windows),
+        names=dict(config.display_names),
+        reasoning=set(config.reasoning),
+    )
+    return OpenAICompatProvider(
+        api_key=config.api_key.get_secret_value() if config.api_key else None,
+        base_url=config.base_url,
+        name=config.name,
+        catalogue=catalogue,
+        headers={k: v.get_secret_value() for k, v in config.headers.items()} or None,
+        key_hint=f"the api_key of provider {config.name!r}",
+        **_openai_options(settings),
+    )
+
+
 async def open_providers(settings: Settings) -> list[ChatProvider]:
     """The configured providers; the first one serves the default model."""
     providers: list[ChatProvider] = []
     if settings.openai_configured:
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        providers.append(
-            OpenAICompatProvider(
-                api_key=key,
-                base_url=settings.openai_base_url,
-                model=settings.openai_model,
-                context_window=settings.openai_context_window,
-                retry=RetryPolicy(attempts=settings.upstream_attempts),
-                timeouts=Timeouts(
-                    connect=settings.upstream_connect_timeout,
-                    first_byte=settings.upstream_first_byte_timeout,
-                    first_token=settings.upstream_first_token_timeout,
-                    between_tokens=settings.upstream_idle_timeout,
-                ),
-                max_line=settings.upstream_max_line_bytes,
-            )
-        )
+        model, window = settings.openai_model, settings.openai_context_window
+        # OPENAI_CONTEXT_WINDOW set wins over what the server says; its default only
+        # stands in where the server says nothing (as before discovery).
+        given = "openai_context_window" in settings.model_fields_set
+        catalogue = Catalogue(
+            "openai", prefix=False, configured=[model], allow_list=not settings.openai_discover,
+            default_window=settings.default_context_window,
+            windows={model: window} if given else {}, assumed={model: window},
+        )  # fmt: skip
+        provider = OpenAICompatProvider(
+            api_key=key, base_url=settings.openai_base_url, catalogue=catalogue,
+            **_openai_options(settings),
+        )  # fmt: skip
+        providers.append(provider)
+    providers += [configured_provider(c, settings) for c in settings.providers]
     if settings.local_enabled:
         local = await open_local(settings)
         if local is not None:
@@ -195,8 +234,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
         redis, redis_url = await open_redis(settings, stack)
         providers = await open_providers(settings)
-        models = ModelRegistry(providers)
+        models = ModelRegistry(providers, default=settings.default_model,
+                               default_window=settings.default_context_window)  # fmt: skip
         stack.push_async_callback(models.aclose)
+        # Off the request path: lists are read in the background, each within the timeout.
+        discovery = Discovery(providers, every=settings.models_refresh_seconds,
+                              timeout=settings.models_discovery_timeout)  # fmt: skip
+        discovery.start()
+        stack.push_async_callback(discovery.stop)
         keys = Keys(settings.redis_key_prefix)
         try:
             await ensure_format(redis, keys)
@@ -308,7 +353,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             followers=FollowerLimit(settings.max_followers_per_user), live=live,
             imports=imports, usage=UsageStore(redis, keys), summaries=summaries, memory=memory,
             organiser=Organiser(redis, keys, store, trash_seconds=settings.trash_seconds),
-            shares=Shares(redis, keys, store),
+            shares=Shares(redis, keys, store), discovery=discovery,
+            preferences=Preferences(redis, keys),
         )  # fmt: skip
         log.info(
             "Parlour ready: models %s (default %s)",

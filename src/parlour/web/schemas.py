@@ -126,21 +126,51 @@ class PersonaList(BaseModel):
 
 
 class ModelOut(BaseModel):
-    id: str
+    id: str = Field(description="What a conversation's `model` names: `provider/model` for "
+                    "the providers of PROVIDERS_FILE, the model's own id otherwise.")  # fmt: skip
     provider: str
     context_window: int
     description: str = ""
+    name: str = Field("", description="A display name, where one is configured.")
+    reasoning: bool = Field(False, description="A reasoning (thinking) model, as far as known.")
+    source: Literal["config", "discovery", "local"] = "config"
+    context_window_source: Literal["config", "server", "default"] = "config"
+    available: bool = True
+    reason: str = Field("", description="Why it is unavailable now, if it is.")
 
     @classmethod
     def of(cls, m: ModelInfo) -> ModelOut:
         return cls(
-            id=m.id, provider=m.provider, context_window=m.context_window, description=m.description
-        )
+            id=m.id, provider=m.provider, context_window=m.context_window,
+            description=m.description, name=m.name, reasoning=m.reasoning,
+            # The bundled and local GGUF files are the local provider's own.
+            source="local" if m.provider == "local" else m.source,
+            context_window_source=m.window_source,
+            available=m.available, reason=m.reason,
+        )  # fmt: skip
+
+
+class ProviderOut(BaseModel):
+    name: str
+    available: bool
+    reason: str = ""
+    checked_at: float | None = Field(None, description="When its model list was last read.")
+    listed: bool = Field(False, description="Whether that list came from the provider.")
+    models: list[ModelOut]
 
 
 class ModelList(BaseModel):
     models: list[ModelOut]
-    default: str | None
+    default: str | None = Field(description="The server's default model.")
+    user_default: str | None = Field(
+        None, description="The caller's own default, used for new conversations."
+    )
+    providers: list[ProviderOut] = Field(default_factory=list)
+
+
+class DefaultModelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = Field(None, max_length=300, description="None: the server's default.")
 
 
 class SessionOut(BaseModel):

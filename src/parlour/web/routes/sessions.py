@@ -34,8 +34,9 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_session(body: SessionCreate, caller: Caller, services: ServicesDep) -> SessionOut:
+    own = await services.preferences.default_model(caller) if services.preferences else None
     info = await services.chat.create_session(
-        caller, persona=body.persona, title=body.title, model=body.model
+        caller, persona=body.persona, title=body.title, model=body.model, user_default=own
     )
     return SessionOut.of(info)
 
