@@ -236,20 +236,29 @@ class OpenAICompatProvider:
             request.model, refusal.window or (info.context_window if info else None)
         )
 
-    async def _probe(self, request: CompletionRequest) -> ContextTooLong | None:
+    async def _probe(
+        self, request: CompletionRequest, broken: httpx2.Response | None
+    ) -> ContextTooLong | None:
         """Ask again without streaming, for one token: a server that ends a stream
         without a word on error (llama-cpp-python's) then says why with its status."""
+        if broken is not None:
+            await broken.aclose()  # its connection is not to be used again
         body = self._body(request, stream=False)
         body["max_tokens"] = 1
-        try:
-            await self._client.post("/chat/completions", cast_to=httpx2.Response,
-                                    content=orjson.dumps(body))  # fmt: skip
-        except openai.APIStatusError as exc:
-            refusal = too_long(exc.status_code, exc.body)
-            if refusal is not None:
-                return self._learn(request, refusal)
-        except (openai.OpenAIError, httpx2.HTTPError):
-            pass
+        for _ in range(2):  # the server may reset a connection it kept from the stream
+            try:
+                response = await self._client.post(
+                    "/chat/completions", cast_to=httpx2.Response, content=orjson.dumps(body)
+                )
+                await response.aclose()
+                return None  # it answers: the stream failed for another reason
+            except openai.APIStatusError as exc:
+                refusal = too_long(exc.status_code, exc.body)
+                return self._learn(request, refusal) if refusal is not None else None
+            except openai.APIConnectionError:
+                continue
+            except (openai.OpenAIError, httpx2.HTTPError):
+                return None
         return None
 
     async def aclose(self) -> None:
@@ -309,7 +318,7 @@ class OpenAICompatProvider:
                 return
             except StopAsyncIteration:
                 if relay is not None and relay.chunks_seen == 0:
-                    refused = await self._probe(request)
+                    refused = await self._probe(request, response)
                     if refused is not None:
                         raise refused from None
                 raise UpstreamUnavailable("The model service closed the reply early.") from None
@@ -324,7 +333,7 @@ class OpenAICompatProvider:
                 error = classify(exc, self.key_hint)
                 if isinstance(error, UpstreamUnavailable) and relay is not None \
                         and relay.chunks_seen == 0:  # fmt: skip
-                    refused = await self._probe(request)  # a stream that broke at once
+                    refused = await self._probe(request, response)  # a stream that broke at once
                     if refused is not None:
                         raise refused from None
                 log.warning(
