@@ -48,6 +48,20 @@ def upstream(_upstream: ScriptedUpstream) -> ScriptedUpstream:
     return _upstream
 
 
+@pytest.fixture(scope="session")
+def _second_upstream() -> Iterator[ScriptedUpstream]:
+    server = ScriptedUpstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def second_upstream(_second_upstream: ScriptedUpstream) -> ScriptedUpstream:
+    """Another scripted upstream, for a second provider."""
+    _second_upstream.reset()
+    return _second_upstream
+
+
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     """Settings for tests: never read from the environment or a .env file."""
     return Settings(_env_file=None, data_dir=tmp_path / "data", **overrides)  # type: ignore[call-arg]

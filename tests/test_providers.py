@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +23,9 @@ KEY_B = "sk-beta-secret-fedcba9876543210"
 HEADER_SECRET = "header-secret-5555"
 
 
-@pytest.fixture(scope="session")
-def _second() -> Iterator[ScriptedUpstream]:
-    server = ScriptedUpstream().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def second(_second: ScriptedUpstream) -> ScriptedUpstream:
-    _second.reset()
-    return _second
+def second(second_upstream: ScriptedUpstream) -> ScriptedUpstream:
+    return second_upstream
 
 
 def closed_port() -> int:

@@ -107,6 +107,7 @@ export const api = {
   previewPrompt: (prompt, language) =>
     json("/personas/preview", { method: "POST", body: { system_prompt: prompt, language } }),
   models: () => json("/models"),
+  setDefaultModel: (model) => json("/models/default", { method: "PUT", body: { model } }),
   search: (q, { offset = 0, limit = 20 } = {}, signal) =>
     json(`/search?q=${encodeURIComponent(q)}&offset=${offset}&limit=${limit}`, { signal }),
   listSessions: (offset = 0, limit = 50) => json(`/sessions?offset=${offset}&limit=${limit}`),

@@ -5,6 +5,7 @@ import { Catalog } from "./catalog.js";
 import { Composer } from "./composer.js";
 import { setupConnection } from "./connection.js";
 import { Conversation } from "./conversation.js";
+import { setupModels } from "./models.js";
 import { describeError } from "./errors.js";
 import { onLangChange, t, translate } from "./i18n.js";
 import { personaIcon } from "./icons.js";
@@ -22,11 +23,7 @@ import { closeSidebar, setupLayout, togglePickers } from "./layout.js";
 import { idFromUrl, remember, savedId } from "./where.js";
 
 const $ = (id) => document.getElementById(id);
-const catalog = new Catalog({
-  personaSelect: $("persona-select"),
-  modelSelect: $("model-select"),
-  modelWrap: $("model-wrap"),
-});
+const catalog = new Catalog({ personaSelect: $("persona-select"), onModels: (list) => models.fill(list) });
 const personas = catalog.personas;
 const defaultPersona = () => catalog.defaultPersona;
 let draftPersona = null;
@@ -63,8 +60,10 @@ const conversation = new Conversation(
     },
     onLeftRunning: (id) => watchRunning(id),
     personaForNew: () => $("persona-select").value || defaultPersona(),
+    modelForNew: () => models.forNew(),
   },
 );
+const models = setupModels(conversation);
 const composer = new Composer(
   { form: $("composer"), input: $("input"), send: $("send"), stop: $("stop"), counter: $("char-count") },
   {
@@ -92,7 +91,7 @@ function showSession(session, activity) {
   $("chat-title").textContent = session ? titleOf(session) : t("newChat");
   document.title = session ? `${titleOf(session)} · Parlour` : "Parlour";
   $("persona-select").value = session?.persona ?? draftPersona ?? defaultPersona();
-  if (session && !$("model-wrap").hidden) $("model-select").value = session.model;
+  models.show(session);
   memory.show(session);
   showWelcome();
 }
@@ -180,21 +179,10 @@ async function changePersona() {
   }
 }
 
-async function changeModel() {
-  if (!conversation.session) return;
-  try {
-    conversation.session = await api.updateSession(conversation.session.id, { model: $("model-select").value });
-  } catch (err) {
-    $("model-select").value = conversation.session.model;
-    showBanner(describeError(err));
-  }
-}
-
 $("messages").addEventListener("click", (event) => conversation.onClick(event));
 $("new-chat").addEventListener("click", newChat);
 $("clear-history").addEventListener("click", () => organise.clearHistory());
 $("persona-select").addEventListener("change", changePersona);
-$("model-select").addEventListener("change", changeModel);
 setupLayout();
 $("banner-close").addEventListener("click", () => hideBanner());
 setupShortcuts({

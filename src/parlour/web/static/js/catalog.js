@@ -4,10 +4,9 @@ import { api } from "./api.js";
 import { lang } from "./i18n.js";
 
 export class Catalog {
-  constructor({ personaSelect, modelSelect, modelWrap }) {
+  constructor({ personaSelect, onModels }) {
     this.personaSelect = personaSelect;
-    this.modelSelect = modelSelect;
-    this.modelWrap = modelWrap;
+    this.onModels = onModels; // the model picker's (models.js)
     this.personas = new Map(); // shared with the message list (labels, avatars)
     this.models = new Map();
     this.defaultPersona = "assistant";
@@ -23,11 +22,7 @@ export class Catalog {
     for (const m of modelList.models) this.models.set(m.id, m);
     this.defaultModel = modelList.default;
     this.fill();
-    if (modelList.models.length > 1) {
-      this.modelSelect.replaceChildren(...modelList.models.map((m) => option(m.id, m.id)));
-      this.modelSelect.value = modelList.default;
-      this.modelWrap.hidden = false;
-    }
+    this.onModels?.(modelList);
     this.loaded = true;
     return { configured: Boolean(modelList.default) };
   }
@@ -62,10 +57,11 @@ export class Catalog {
     return this.personas.get(id)?.label ?? null;
   }
 
-  /** A model's name as people know it (its id is its name at the provider). */
+  /** A model's name as people know it (its display name, else its id). */
   modelName(id) {
     if (!id) return null;
-    return this.models.get(id)?.id ?? id.replace(/^[a-z]+:/i, "");
+    const m = this.models.get(id);
+    return m?.name || m?.id || id.replace(/^[a-z]+:/i, "");
   }
 }
 

@@ -53,7 +53,8 @@ export async function sendCreating(conversation, text, user) {
   let created = null;
   try {
     if (!conversation.session) {
-      created = await api.createSession({ persona: conversation.hooks.personaForNew() });
+      const { personaForNew, modelForNew } = conversation.hooks;
+      created = await api.createSession({ persona: personaForNew(), model: modelForNew?.() });
       conversation.session = created;
     }
   } catch (err) {
