@@ -21,12 +21,12 @@ import time
 from pathlib import Path
 
 import httpx
-
-from parlour.embedded import EmbeddedRedis
 from tests.conftest import make_settings
 from tests.live import LiveServer
 from tests.llama_server import ALIAS, start_llama_server
 from tests.upstream import ScriptedUpstream
+
+from parlour.embedded import EmbeddedRedis
 
 
 def blackhole() -> tuple[socket.socket, int]:
