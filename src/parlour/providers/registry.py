@@ -26,12 +26,18 @@ class ModelRegistry:
         self.default = default
         self.default_window = default_window
         self._fallback = UnconfiguredProvider()
+        # Every id ever offered, with its provider: a model that left a list (a file
+        # removed, a provider that stopped listing it) still goes where it went, whose
+        # answer then says what is wrong, instead of to another model unasked.
+        self._seen: dict[str, ChatProvider] = {}
 
     def _index(self) -> dict[str, tuple[ModelInfo, ChatProvider]]:
         by_model: dict[str, tuple[ModelInfo, ChatProvider]] = {}
         for provider in self.providers:
             for info in provider.models():
                 by_model.setdefault(info.id, (info, provider))  # the first one keeps an id
+        for model, (_, provider) in by_model.items():
+            self._seen.setdefault(model, provider)
         return by_model
 
     @property
@@ -74,6 +80,9 @@ class ModelRegistry:
         found = index.get(model)
         if found is not None:
             return found
+        gone = self._seen.get(model)
+        if gone is not None:
+            return ModelInfo(model, gone.name, self.default_window, window_source="default"), gone
         head, _, rest = model.partition("/")
         for provider in self.providers:
             if rest and provider.name == head and getattr(provider, "catalogue", None):
