@@ -53,7 +53,7 @@ def test_the_title_is_asked_for_after_the_replys_final_event_and_every_page_hear
     make_server: ServerFactory, upstream: ScriptedUpstream
 ) -> None:
     server = make_server(titles=True)
-    upstream.responder = titler("Planning a trip to Lisbon")
+    upstream.responder = titler("Planning a trip to Lisbon", first_delay=1.0)
     upstream.enqueue(Reply(deltas=["Lisbon ", "in May ", "is lovely."], delay=0.05, hold=0.5))
     with httpx.Client(base_url=server.url, timeout=30) as client, channel(server.url) as page:
         sid = new_session(client)
