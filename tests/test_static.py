@@ -26,12 +26,20 @@ def test_the_html_names_its_files_under_one_versioned_prefix(client: httpx.Clien
     versions = {ref.split("/")[2] for ref in refs}
     assert len(versions) == 1
     assert re.fullmatch(r"[0-9a-f]{12}", versions.pop())
-    assert any(ref.endswith("/js/app.js") for ref in refs)
-    assert any(ref.endswith("/css/app.css") for ref in refs)
-    # Every module the page imports is preloaded, vendor libraries included: no waterfall.
+    # The page's modules come folded into one file, its stylesheets into one; the
+    # libraries the modules import are preloaded beside them: no waterfall.
+    scripts = re.findall(r'<script type="module" src="([^"]+)"', html)
+    assert [s.rsplit("/", 2)[-2:] for s in scripts] == [["js", "app.bundle.js"]]
+    sheets = re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
+    assert [s.rsplit("/", 1)[-1] for s in sheets] == ["app+markdown+personas+organise.css"]
     preloads = re.findall(r'<link rel="modulepreload" href="([^"]+)"', html)
-    assert any(p.endswith("/js/conversation.js") for p in preloads)
-    assert any(p.endswith("/vendor/marked.esm.js") for p in preloads)
+    assert sorted(p.rsplit("/", 1)[-1] for p in preloads) == [
+        "highlight.min.js", "marked.esm.js", "purify.es.js"
+    ]  # fmt: skip
+    bundle = client.get(scripts[0]).text
+    assert "// js/conversation.js" in bundle
+    joined = client.get(sheets[0]).text
+    assert all(client.get(f"/css/{n}.css").text in joined for n in ("app", "organise"))
     for ref in refs:
         response = client.get(ref)
         assert response.status_code == 200, ref
@@ -57,7 +65,7 @@ def test_the_page_carries_the_message_limit_and_sign_in_mode(make_server: Server
 
 def test_text_files_are_gzipped_when_the_browser_accepts_it(server: LiveServer) -> None:
     html = httpx.get(server.url + "/").text
-    app_js = next(ref for ref in page_refs(html) if ref.endswith("/js/app.js"))
+    app_js = next(ref for ref in page_refs(html) if ref.endswith("/js/app.bundle.js"))
     raw = httpx.get(server.url + app_js, headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in raw.headers
     with httpx.stream(
@@ -120,10 +128,17 @@ def test_the_version_follows_the_files(tmp_path: Path) -> None:
     first = StaticAssets(tmp_path)
     assert StaticAssets(tmp_path).version == first.version
     html = first.files["index.html"].body.decode()
-    assert f'src="/static/{first.version}/js/a.js"' in html
-    assert f'<link rel="modulepreload" href="/static/{first.version}/js/b.js">' in html
+    assert f'src="/static/{first.version}/js/a.bundle.js"' in html
+    assert "export const b = 1" not in first.files["js/a.bundle.js"].body.decode()
+    assert "const b = 1" in first.files["js/a.bundle.js"].body.decode()
     (tmp_path / "js" / "b.js").write_text("export const b = 2;\n")
     assert StaticAssets(tmp_path).version != first.version
+    # Modules that do not fold (here an import cycle) are loaded one by one, preloaded.
+    (tmp_path / "js" / "b.js").write_text('import { a } from "./a.js";\nexport const b = 2;\n')
+    cyclic = StaticAssets(tmp_path)
+    html = cyclic.files["index.html"].body.decode()
+    assert f'src="/static/{cyclic.version}/js/a.js"' in html
+    assert f'<link rel="modulepreload" href="/static/{cyclic.version}/js/b.js">' in html
 
 
 def test_the_first_api_questions_leave_with_the_html(make_server: ServerFactory) -> None:

@@ -29,6 +29,7 @@ from parlour.reply import Outcome, Reply
 from parlour.sampling import layered
 from parlour.store import Claimed, ConversationStore
 from parlour.summaries import Summaries
+from parlour.titles import Titles
 from parlour.window import Summary, Window, plan_window
 
 T = TypeVar("T")
@@ -74,6 +75,7 @@ class ChatService:
         sampling: ChatParams | None = None,
         summaries: Summaries | None = None,
         memory: Memory | None = None,
+        titles: Titles | None = None,
     ) -> None:
         self.store = store
         self.models = models
@@ -93,6 +95,7 @@ class ChatService:
         )
         self.summaries = summaries
         self.memory = memory
+        self.titles = titles
 
     async def create_session(
         self, owner: str, *, persona: str | None = None, title: str = "", model: str | None = None,
@@ -338,6 +341,10 @@ class ChatService:
                 lambda: [*claimed.history, asked, *stored] if stored and asked else None,
                 info, provider,
             )  # fmt: skip
+        if self.titles is not None and user is not None and not claimed.history:
+            first = user  # the first exchange: titled once its reply has ended
+            self.titles.after(reply.task, session, lambda: (first, stored[0]) if stored else None,
+                              info, provider)  # fmt: skip
         return reply
 
     async def _plan(self, provider: ChatProvider, model: str, prompt: str,

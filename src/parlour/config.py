@@ -171,6 +171,10 @@ class Settings(BaseSettings):
     summaries: bool = True
     summary_model: str = ""  # the model that writes summaries ("": the conversation's own)
     summary_max_tokens: int = Field(400, ge=32, le=4_000)
+    # A conversation is titled by a model after its first exchange (in the background;
+    # a rename by its owner wins). Off: it keeps the first words of its first message.
+    titles: bool = True
+    title_model: str = ""  # the model that writes titles ("": the conversation's own)
     # Facts about the user kept across conversations (the Memory page).
     memory_max_facts: int = Field(30, ge=1, le=200)
     memory_max_chars: int = Field(2_000, ge=100, le=20_000)

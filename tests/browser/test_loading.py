@@ -53,7 +53,7 @@ def test_a_second_visit_requests_no_unchanged_static_file(
     page = make_context().new_page()
     log = NetworkLog(page)
     open_app(page, server.url)
-    assert any(url.endswith("/js/app.js") for url in log.fetched)
+    assert any(url.endswith("/js/app.bundle.js") for url in log.fetched)
     assert any(url.endswith("/vendor/marked.esm.js") for url in log.fetched)
     log.reset()
     # A new visit (not a reload, which revalidates on purpose): the HTML is asked

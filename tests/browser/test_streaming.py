@@ -12,9 +12,11 @@ pytestmark = pytest.mark.browser
 
 # The rendered reply, and what a full render of its text gives (markdown.js itself).
 SAME_AS_FULL_RENDER = """async () => {
-  // The page's own instance of the module (its files are served under a versioned path).
-  const url = document.querySelector('link[rel="modulepreload"][href$="/js/markdown.js"]').href;
-  const { renderMarkdown } = await import(url);
+  // The module itself, from the page's versioned folder (the page runs it folded into
+  // its bundle; this copy shares its libraries and reads the same language setting).
+  const base = document.querySelector('script[type="module"]').src;
+  const { renderMarkdown } = await import(new URL("markdown.js", base).href);
+  await (await import(new URL("maths.js", base).href)).mathsReady(); // this copy's KaTeX
   const li = [...document.querySelectorAll("li.msg-assistant")].at(-1);
   const fresh = document.createElement("div");
   fresh.append(renderMarkdown(li.view.text));

@@ -9,6 +9,12 @@ revalidated (``no-cache`` with an ETag), so a new version is picked up on the
 next visit. The files are also served at their plain paths (``/js/app.js``),
 revalidated like the HTML, for anything that names them directly.
 
+A page's entry module and the modules it imports are also served folded into one
+file (``js/app.bundle.js`` for ``js/app.js``, see :mod:`parlour.web.bundle`), which the
+page loads instead: one request instead of one per module. The libraries it imports
+are preloaded beside it. Should the modules ever not fold, the page loads them one by
+one, each named in a ``modulepreload`` link.
+
 Text files are gzipped once, on their first request, in a worker thread. Only
 these files are compressed: the reply streams never pass through here.
 """
@@ -30,6 +36,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from parlour.web.bundle import bundle, libraries
+
 PREFIX = "/static/"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -38,6 +46,8 @@ MIN_COMPRESS_BYTES = 1024
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 # Relative imports between the page's modules: `from "./x.js"`, `import "../y.js"`.
 IMPORT = re.compile(r"""(?:\bfrom|\bimport)\s*["'](\.{1,2}/[^"']+\.js)["']""")
+# The page's own stylesheets (each on its line), joined into one.
+STYLESHEET = re.compile(r'[ \t]*<link rel="stylesheet" href="(css/[^"]+\.css)">\n?')
 # Attributes in index.html that name one of the files.
 LOCAL_REF = re.compile(r"""\b(src|href)="((?:css|js|vendor)/[^"]+|favicon\.svg)\"""")
 
@@ -92,6 +102,8 @@ class StaticAssets:
         digest.update(repr(sorted(self.meta.items())).encode())
         self.version = digest.hexdigest()[:12]
         self.base = f"{PREFIX}{self.version}/"
+        self.bundles: dict[str, str] = {}  # entry module -> its bundle's path
+        self._bundle_all()
         # The pages: the chat, and the shared-conversation page (served at /s/TOKEN).
         for name, preloads in (("index.html", self.fetches), ("share.html", ())):
             if name in self.files:
@@ -101,6 +113,29 @@ class StaticAssets:
                 )
 
     # --- the HTML ---------------------------------------------------------------
+
+    def _bundle_all(self) -> None:
+        entries = {
+            m
+            for name in ("index.html", "share.html")
+            if name in self.files
+            for m in re.findall(
+                r'<script type="module" src="([^"]+)"', self.files[name].body.decode()
+            )
+        }
+        sources = {
+            rel: a.body.decode("utf-8", "replace")
+            for rel, a in self.files.items()
+            if rel.endswith(".js")
+        }
+        for entry in sorted(entries):
+            folded = bundle(sources, entry) if entry in sources else None
+            if folded is None:
+                continue
+            name = entry.removesuffix(".js") + ".bundle.js"
+            body = folded.encode()
+            self.files[name] = Asset(body, TYPES[".js"], _etag(body))
+            self.bundles[entry] = name
 
     def modules(self, entry: str) -> list[str]:
         """The ES modules `entry` imports, directly or not (for preload hints)."""
@@ -124,6 +159,32 @@ class StaticAssets:
                 todo.append("/".join(parts))
         return seen
 
+    def _one_stylesheet(self, html: str) -> str:
+        """The page's own stylesheets, in order, as one file (one request instead of
+        several; they name no other file, so joining them changes nothing else)."""
+        links = list(STYLESHEET.finditer(html))
+        refs = [m.group(1) for m in links]
+        if len(refs) < 2 or not all(r in self.files for r in refs):
+            return html
+        name = "css/" + "+".join(r.removeprefix("css/").removesuffix(".css") for r in refs) + ".css"
+        if name not in self.files:
+            body = b"\n".join(self.files[r].body for r in refs)
+            self.files[name] = Asset(body, TYPES[".css"], _etag(body))
+        for link in reversed(links[1:]):
+            html = html[: link.start()] + html[link.end() :]
+        return html.replace(links[0].group(0), f'  <link rel="stylesheet" href="{name}">\n', 1)
+
+    @staticmethod
+    def _join(folder: str, spec: str) -> str:
+        parts = [p for p in folder.split("/") if p]
+        for piece in spec.split("/"):
+            if piece == "..":
+                if parts:
+                    parts.pop()
+            elif piece != ".":
+                parts.append(piece)
+        return "/".join(parts)
+
     def page(self, html: str, fetches: tuple[str, ...] = ()) -> str:
         """A page with its files under the versioned prefix, its modules (and ``fetches``)
         preloaded."""
@@ -132,6 +193,7 @@ class StaticAssets:
             attr, ref = match.group(1), match.group(2)
             return f'{attr}="{self.base}{ref}"' if ref in self.files else match.group(0)
 
+        html = self._one_stylesheet(html)
         html = LOCAL_REF.sub(versioned, html)
         facts = "".join(
             f'<meta name="parlour:{markup.escape(k)}" content="{markup.escape(v)}">\n  '
@@ -140,9 +202,17 @@ class StaticAssets:
         html = html.replace("<title>", facts + "<title>", 1)
         entry = re.search(r'<script type="module" src="' + re.escape(self.base) + r'([^"]+)"', html)
         if entry:
+            folded = self.bundles.get(entry.group(1))
+            if folded:  # the bundle instead of the entry; its libraries beside it
+                html = html.replace(f'src="{self.base}{entry.group(1)}"',
+                                    f'src="{self.base}{folded}"', 1)  # fmt: skip
+                folder = folded.rsplit("/", 1)[0]
+                wanted = [self._join(folder, spec)
+                          for spec in libraries(self.files[folded].body.decode())]  # fmt: skip
+            else:
+                wanted = self.modules(entry.group(1))[1:]
             preload = "".join(
-                f'  <link rel="modulepreload" href="{self.base}{rel}">\n'
-                for rel in self.modules(entry.group(1))[1:]
+                f'  <link rel="modulepreload" href="{self.base}{rel}">\n' for rel in wanted
             )
             preload += "".join(
                 f'  <link rel="preload" as="fetch" crossorigin="anonymous" href="{url}">\n'

@@ -52,6 +52,7 @@ from parlour.store.shares import Shares
 from parlour.store.summaries import SummaryStore
 from parlour.store.usage import UsageStore
 from parlour.summaries import Summaries
+from parlour.titles import Titles
 from parlour.web.deps import Services
 from parlour.web.stopping import on_stop_signal
 
@@ -292,6 +293,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.push_async_callback(summaries.shutdown)
         memory = Memory(redis, keys, max_facts=settings.memory_max_facts,
                         max_chars=settings.memory_max_chars)  # fmt: skip
+        titles = Titles(store, redis, keys, models, enabled=settings.titles,
+                        model=settings.title_model)  # fmt: skip
+        stack.push_async_callback(titles.shutdown)
         chat = ChatService(
             store,
             models,
@@ -313,6 +317,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             ),
             summaries=summaries,
             memory=memory,
+            titles=titles,
         )
         replies.start_background()
         live = LiveChannel(redis, keys, heartbeat=settings.heartbeat_seconds,

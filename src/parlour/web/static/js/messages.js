@@ -36,7 +36,9 @@ export class MessageView {
     this.status = status;
     this.id = id;
     this.siblings = siblings; // ids of every version of this message (its parent's children)
-    this.frame = 0;
+    this.frame = 0; // a pending render (an animation frame or a timer)
+    this.renderedAt = 0;
+    this.renderCost = 0; // ms the last render took, with the layout it forced
     this.li = el("li", `msg msg-${role}`);
     this.li.view = this;
     if (id) this.li.dataset.id = id;
@@ -78,13 +80,21 @@ export class MessageView {
   setText(text) {
     this.text = text;
     this.setTyping(false);
-    if (!this.frame) {
-      this.frame = requestAnimationFrame(() => {
-        this.frame = 0;
-        this.render();
-        this.onRender?.();
-      });
-    }
+    if (this.frame) return;
+    // While streaming, renders are spaced so that they take at most a sixteenth of the
+    // main thread (and never come more than 20 times a second): each render has a fixed
+    // cost (style, layout, paint) whatever it adds, and a long reply's costs more.
+    const gap = Math.min(150, Math.max(50, 16 * this.renderCost));
+    const wait = this.streaming ? gap - (performance.now() - this.renderedAt) : 0;
+    const draw = () => (this.frame = { raf: requestAnimationFrame(() => {
+      this.frame = 0;
+      const start = (this.renderedAt = performance.now());
+      this.render();
+      this.onRender?.();
+      this.renderCost = performance.now() - start;
+    }) });
+    if (wait > 8) this.frame = { timer: setTimeout(draw, wait) };
+    else draw();
   }
 
   /** Show the text. While a reply streams, only its growing end is rendered again. */
@@ -104,7 +114,8 @@ export class MessageView {
   /** Flush a pending render now (used when the reply ends). */
   flush() {
     if (this.frame) {
-      cancelAnimationFrame(this.frame);
+      cancelAnimationFrame(this.frame.raf);
+      clearTimeout(this.frame.timer);
       this.frame = 0;
     }
     this.render();

@@ -67,13 +67,19 @@ export class SSEParser {
 
 /** Yield the events of a fetch() Response as they arrive; cancels the body if left early. */
 export async function* readEvents(response) {
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  // A decoder called directly, not a TextDecoderStream piped in: each chunk (a token,
+  // while a reply streams) then costs one read, not a pipe's several hops.
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
   const parser = new SSEParser();
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) break;
-      yield* parser.feed(value);
+      if (done) {
+        yield* parser.feed(decoder.decode());
+        break;
+      }
+      yield* parser.feed(decoder.decode(value, { stream: true }));
     }
   } finally {
     reader.cancel().catch(() => {});
