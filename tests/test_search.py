@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 from redis import Redis
+from redis.cluster import RedisCluster
 
+from parlour.cluster import open_cluster, parse_cluster_url
 from parlour.domain import Message, new_id, now
 from parlour.store import ConversationStore, Keys
 from tests.accounts import PASSWORD_MODE, signed_up
@@ -148,7 +150,11 @@ def test_messages_stored_before_the_index_existed_are_backfilled(
     async def seed() -> str:
         from redis.asyncio import Redis as AsyncRedis
 
-        client = AsyncRedis.from_url(redis_url, decode_responses=True)
+        client: Any = (
+            open_cluster(parse_cluster_url(redis_url), decode_responses=True)
+            if isinstance(redis, RedisCluster)
+            else AsyncRedis.from_url(redis_url, decode_responses=True)
+        )
         store = ConversationStore(client, Keys("parlour"))  # no listener: no index yet
         session = await store.create_session("local", persona="assistant", model="m")
         parent = None
@@ -180,3 +186,4 @@ def test_bad_searches_get_a_clear_422(client: httpx.Client) -> None:
         body = response.json()
         assert body["detail"], params
         assert body["error"]["code"] == "invalid_input", params
+
