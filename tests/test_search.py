@@ -187,3 +187,18 @@ def test_bad_searches_get_a_clear_422(client: httpx.Client) -> None:
         assert body["detail"], params
         assert body["error"]["code"] == "invalid_input", params
 
+
+def test_persona_and_conversation_filters_combine(client: httpx.Client) -> None:
+    teacher = client.post("/api/v1/sessions", json={"persona": "teacher"}).json()["id"]
+    plain = new_session(client)
+    say(client, teacher, "the otter lesson")
+    say(client, plain, "the otter notes")
+    eventually(lambda: len(found(client, "otter")) == 4)
+    by_teacher = found(client, "otter", persona="teacher")
+    assert {i["session_id"] for i in by_teacher} == {teacher}
+    assert {i["persona"] for i in by_teacher} == {"teacher"}
+    assert {i["session_id"] for i in found(client, "otter", persona="assistant")} == {plain}
+    assert client.put(f"/api/v1/sessions/{teacher}/pin").status_code == 200
+    assert found(client, "otter", persona="teacher", pinned="false") == []
+    assert len(found(client, "otter", persona="teacher", pinned="true", archived="false")) == 2
+    assert found(client, "otter", persona="assistant", pinned="true") == []
