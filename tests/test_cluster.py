@@ -20,9 +20,12 @@ import pytest
 from redis import Redis
 from redis.cluster import RedisCluster
 
-from parlour.cluster import ClusterUrlError, parse_cluster_url
+from parlour.cluster import ClusterUrlError, open_cluster, parse_cluster_url
+from parlour.domain import Message, new_id, now
 from parlour.store import Keys
+from parlour.store.search import Filters, SearchIndex
 from tests.accounts import SECRET_KEY, signed_in, signed_up
+from tests.aio import run_async
 from tests.cluster import LocalCluster
 from tests.conftest import PairFactory, ServerFactory, make_settings
 from tests.live import LiveServer, collect, sse, text_of
@@ -73,6 +76,11 @@ from tests.test_replies import (  # noqa: F401
     test_deleting_the_conversation_mid_reply_stores_nothing,
     test_resume_after_last_event_id_gets_exactly_the_rest,
     test_stop_keeps_the_partial_text,
+)
+from tests.test_search import (  # noqa: F401
+    test_a_deleted_conversation_or_branch_is_gone_at_once,
+    test_chinese_english_prefix_case_and_code,
+    test_messages_stored_before_the_index_existed_are_backfilled,
 )
 from tests.test_sessions_api import (  # noqa: F401
     test_messages_oldest_first_paginated_and_cleared,
@@ -260,6 +268,35 @@ def test_a_cross_slot_script_fails_on_the_cluster(redis: RedisCluster) -> None:
     assert script(keys=[keys.conversation(sid_a), keys.path(sid_a)]) == [None, None]
     with pytest.raises(Exception, match=r"same key slot|CROSSSLOT"):
         script(keys=[keys.conversation(sid_a), keys.conversation(sid_b)])
+
+
+def test_a_conversation_is_indexed_at_once_on_a_fresh_cluster(
+    redis: RedisCluster, cluster: LocalCluster
+) -> None:
+    """Many messages indexed in one go (backfill, import) on nodes that have never run
+    the index's script: each batch is one script call on the owner's node, not a
+    pipeline of them (which a cluster pipeline sends without loading the script)."""
+
+    async def go() -> list[str]:
+        client = open_cluster(parse_cluster_url(cluster.url), decode_responses=True)
+        index = SearchIndex(client, Keys("parlour"))
+        sid = new_id()
+        messages = [Message(new_id(), "user", f"line {i} of the 灯塔 logbook", now(), "assistant")
+                    for i in range(300)]  # fmt: skip
+        try:
+            await index.add_many("local", sid, messages)
+            found = await index.search("local", "灯塔 logbook 299", Filters())
+        finally:
+            await client.aclose()
+        return [hit.message_id for hit in found.hits]
+
+    for port in cluster.ports:  # no node knows the script yet
+        with Redis(port=port) as node:
+            node.script_flush()
+    assert redis.strlen("parlour:u:{local}:s:docs") == 0
+    run_async(go())
+    assert redis.strlen("parlour:u:{local}:s:docs") == 300 * 32
+    assert redis.strlen("parlour:u:{local}:s:t:logbook") == 300 * 4
 
 
 # --- the command line and real processes ---------------------------------------------------

@@ -197,10 +197,20 @@ def test_isolation_matrix(make_server: ServerFactory, upstream: ScriptedUpstream
     # Search: Alice finds her words (once indexed); Bob, searching for them, finds nothing.
     wait_until(lambda: alice.get("/api/v1/search", params={"q": "bank pin"}).json()["items"],
                what="Alice's message indexed")  # fmt: skip
-    for q in ("bank pin", "1234", "secret", "my"):
-        found = bob.get("/api/v1/search", params={"q": q})
-        assert found.status_code == 200
-        assert found.json()["items"] == [], q
+    # With every filter too: each one finds Alice's message for her, nothing for Bob.
+    hers = alice.get("/api/v1/search", params={"q": "bank pin"}).json()["items"][0]
+    filters: list[dict[str, Any]] = [
+        {}, {"persona": hers["persona"]}, {"model": hers["model"]}, {"from": 0},
+        {"to": hers["timestamp"] + 1}, {"pinned": "false"}, {"archived": "false"},
+        {"persona": hers["persona"], "model": hers["model"], "from": 0, "archived": "false"},
+    ]  # fmt: skip
+    for params in filters:
+        mine = alice.get("/api/v1/search", params={"q": "bank pin", **params})
+        assert mine.json()["items"], params
+        for q in ("bank pin", "1234", "secret", "my"):
+            found = bob.get("/api/v1/search", params={"q": q, **params})
+            assert found.status_code == 200
+            assert found.json()["items"] == [], (q, params)
     assert bob.get("/chat/sessions", params={"user_id": "bob"}).json()["total"] == 1
     assert alice.get("/api/v1/sessions").json()["total"] == 2  # hers and her import
     mine = alice.get(f"/api/v1/sessions/{sid}").json()

@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 from redis import Redis
+from redis.cluster import RedisCluster
 
+from parlour.cluster import open_cluster, parse_cluster_url
 from parlour.domain import Message, new_id, now
 from parlour.store import ConversationStore, Keys
 from tests.accounts import PASSWORD_MODE, signed_up
@@ -148,7 +150,11 @@ def test_messages_stored_before_the_index_existed_are_backfilled(
     async def seed() -> str:
         from redis.asyncio import Redis as AsyncRedis
 
-        client = AsyncRedis.from_url(redis_url, decode_responses=True)
+        client: Any = (
+            open_cluster(parse_cluster_url(redis_url), decode_responses=True)
+            if isinstance(redis, RedisCluster)
+            else AsyncRedis.from_url(redis_url, decode_responses=True)
+        )
         store = ConversationStore(client, Keys("parlour"))  # no listener: no index yet
         session = await store.create_session("local", persona="assistant", model="m")
         parent = None
@@ -180,3 +186,19 @@ def test_bad_searches_get_a_clear_422(client: httpx.Client) -> None:
         body = response.json()
         assert body["detail"], params
         assert body["error"]["code"] == "invalid_input", params
+
+
+def test_persona_and_conversation_filters_combine(client: httpx.Client) -> None:
+    teacher = client.post("/api/v1/sessions", json={"persona": "teacher"}).json()["id"]
+    plain = new_session(client)
+    say(client, teacher, "the otter lesson")
+    say(client, plain, "the otter notes")
+    eventually(lambda: len(found(client, "otter")) == 4)
+    by_teacher = found(client, "otter", persona="teacher")
+    assert {i["session_id"] for i in by_teacher} == {teacher}
+    assert {i["persona"] for i in by_teacher} == {"teacher"}
+    assert {i["session_id"] for i in found(client, "otter", persona="assistant")} == {plain}
+    assert client.put(f"/api/v1/sessions/{teacher}/pin").status_code == 200
+    assert found(client, "otter", persona="teacher", pinned="false") == []
+    assert len(found(client, "otter", persona="teacher", pinned="true", archived="false")) == 2
+    assert found(client, "otter", persona="assistant", pinned="true") == []

@@ -84,3 +84,55 @@ def test_the_palette_opens_an_old_branch_at_the_match(
     expect(palette).to_be_hidden()
     assert not page_log.errors
     assert not page_log.failed_responses
+
+
+def test_filters_narrow_the_results_to_pinned_archived_or_a_persona(
+    app: Page, server: LiveServer, page_log: PageLog
+) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        sids = {}
+        for name, persona in (("plain", "assistant"), ("pinned", "assistant"),
+                              ("archived", "assistant"), ("teacher", "teacher")):  # fmt: skip
+            sid = client.post("/api/v1/sessions", json={"title": name, "persona": persona})
+            sids[name] = sid.json()["id"]
+            say(client, sids[name], f"walrus notes in the {name} one")
+        assert client.put(f"/api/v1/sessions/{sids['pinned']}/pin").status_code == 200
+        assert client.put(f"/api/v1/sessions/{sids['archived']}/archive").status_code == 200
+        eventually(lambda: len(found(client, "walrus")) == 8)
+    box = app.locator("#sidebar-search")
+    box.fill("walrus")
+    hits = app.locator("#sidebar-results .search-hit")
+    titles = hits.locator(".search-hit-title")
+    expect(hits).to_have_count(8)
+    toggle = app.locator("#sidebar-filters .search-filters-toggle")
+    expect(toggle).to_have_text("Filters")
+    toggle.click()
+    state = app.locator("#sidebar-filters [data-filter='state']")
+    state.select_option(label="Pinned only")
+    expect(titles).to_have_text(["pinned", "pinned"])
+    expect(toggle).to_have_text("Filters · 1")
+    state.select_option(label="Archived only")
+    expect(titles).to_have_text(["archived", "archived"])
+    state.select_option(label="Not archived")
+    expect(hits).to_have_count(6)
+    expect(titles).not_to_contain_text(["archived"])
+    state.select_option(label="All")
+    app.locator("#sidebar-filters [data-filter='persona']").select_option("teacher")
+    expect(titles).to_have_text(["teacher", "teacher"])
+    # A date range after today finds nothing; clearing the filters finds everything again.
+    app.locator("#sidebar-filters [data-filter='from']").fill("2099-01-01")
+    expect(hits).to_have_count(0)
+    expect(app.locator("#sidebar-search-status")).to_have_text("Nothing found for “walrus”.")
+    app.locator("#sidebar-filters .search-filters-clear").click()
+    expect(hits).to_have_count(8)
+    expect(toggle).to_have_text("Filters")
+    # The palette has filters of its own.
+    app.keyboard.press("Control+K")
+    palette_toggle = app.locator("#palette-filters .search-filters-toggle")
+    expect(palette_toggle).to_be_visible()
+    palette_toggle.click()
+    app.locator("#palette-filters [data-filter='state']").select_option(label="Pinned only")
+    app.locator("#palette-input").fill("walrus")
+    expect(app.locator("#palette-results .search-hit-title")).to_have_text(["pinned", "pinned"])
+    assert not page_log.errors
+    assert not page_log.failed_responses

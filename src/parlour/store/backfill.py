@@ -6,15 +6,17 @@ of owners, one conversation's next page of messages) and records where it stoppe
 holder of ``P:{search}:fill:lock`` steps. Messages stored since ``P:{search}:since``
 are indexed as they are stored, so the backfill skips them; a conversation it has
 finished carries ``indexed`` in its hash and is not read again when its activity moves
-it up the owner's list.
+it up the owner's list. Owners are found by SCAN; a cluster's cursor belongs to one node,
+so there its primaries are scanned one after another and the state names the node too.
 """
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.typing import EncodableT, FieldT
 
 from parlour.domain import Message, now
@@ -51,6 +53,7 @@ class Backfill:
         self._mark = redis.register_script(_MARK)
         self._hold = redis.register_script(_HOLD)
         self.since = 0.0
+        self.pattern = keys.user_sessions_pattern()
 
     async def begin(self) -> float:
         """Fix when indexing began (the first process to start with search sets it)."""
@@ -99,19 +102,45 @@ class Backfill:
 
     async def _find_owners(self, state: dict[str, str]) -> bool:
         fill = self.keys.search_fill()
-        if state.get("started") and state.get("cursor", "0") == "0":
+        # A scan begun before nodes were recorded ended with cursor "0".
+        legacy_end = state.get("started") and state.get("cursor") == "0" and "node" not in state
+        if state.get("scanned") or legacy_end:
             await self.redis.hset(fill, "done", "1")
             return False
-        cursor, found = await self.redis.scan(
-            int(state.get("cursor", "0")), match=self.keys.user_sessions_pattern(), count=200
-        )
+        node, cursor, found = await self._scan(state.get("node", ""), int(state.get("cursor", "0")))
         owners = [o for k in found if (o := self.keys.owner_of_sessions_key(str(k))) is not None]
+        mapping: dict[FieldT, EncodableT] = {"node": node or "", "cursor": str(cursor),
+                                             "started": "1"}  # fmt: skip
+        if node is None:
+            mapping["scanned"] = "1"
         async with self.redis.pipeline(transaction=True) as pipe:
             if owners:
                 pipe.rpush(self.keys.search_fill_owners(), *owners)
-            pipe.hset(fill, mapping={"cursor": str(cursor), "started": "1"})
+            pipe.hset(fill, mapping=mapping)
             await pipe.execute()
         return True
+
+    async def _scan(self, node: str, cursor: int) -> tuple[str | None, int, list[str]]:
+        """One SCAN page of owners' lists: (where the next page is, as node and cursor -
+        node None when there is none; the keys found). A single server is one node named
+        ""; a cluster's primaries are scanned one after another, each with its own
+        cursor, in the order of their names."""
+        client: object = self.redis
+        if not isinstance(client, RedisCluster):
+            nxt, found = await self.redis.scan(cursor, match=self.pattern, count=200)
+            return ("" if int(nxt) else None), int(nxt), [str(k) for k in found]
+        names = sorted(n.name for n in client.get_primaries())
+        if node not in names:  # just begun, or that node is gone: (re)start from the first
+            node, cursor = names[0], 0
+        target = client.get_node(node_name=node)
+        # A cluster's SCAN answers with {node name: cursor} (one node asked here).
+        answer: Any = await client.scan(cursor, match=self.pattern, count=200, target_nodes=target)
+        reply, found = answer
+        nxt = int(reply[node] if isinstance(reply, dict) else reply)
+        if nxt:
+            return node, nxt, [str(k) for k in found]
+        later = names.index(node) + 1
+        return (names[later] if later < len(names) else None), 0, [str(k) for k in found]
 
     async def _index_page(self, owner: str, sid: str, hcursor: str) -> None:
         cursor, raw = await self.redis.hscan(self.keys.messages(sid), int(hcursor), count=self.page)

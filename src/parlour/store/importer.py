@@ -16,7 +16,6 @@ from dataclasses import asdict
 from typing import cast
 
 from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
 
 from parlour.domain import Message, SessionInfo, new_id
 from parlour.importing.model import ImportedConversation
@@ -113,13 +112,7 @@ class ImportWriter:
 
     async def _index(self, owner: str, sid: str, messages: list[Message]) -> None:
         assert self.search is not None
-        client: object = self.redis
-        if isinstance(client, RedisCluster):  # no scripts in a cluster's pipelines
-            for message in messages:
-                await self.search.add(owner, sid, message)
-            return
-        for start in range(0, len(messages), CHUNK // 2):
-            await self.search.add_many(owner, sid, messages[start : start + CHUNK // 2])
+        await self.search.add_many(owner, sid, messages)  # one script call per batch
 
     async def _store(
         self, info: SessionInfo, messages: list[Message], kids: dict[str, list[str]],

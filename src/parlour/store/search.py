@@ -54,19 +54,34 @@ MAX_CHECKED = 3_000  # candidates checked per query at most (then it says "trunc
 _RAW = {NEVER_DECODE: True}
 CONV_FIELDS = ["owner", "title", "persona", "model", "deleted", "pinned", "archived"]
 
+MAX_BATCH = 200  # messages indexed by one script call at most
+# ... and the postings strings it appends to: each is one call inside the script (a few
+# microseconds), so this bounds a call to about a millisecond.
+MAX_BATCH_KEYS = 400
+
 _INDEX = """
--- KEYS: docs words word-postings... cjk-postings...; ARGV: doc (32 bytes) n-words words...
--- Takes the next doc id and appends it to every postings string; a word seen for the
--- first time (its postings just began) joins the owner's words. Returns the doc id.
-local id = redis.call('APPEND', KEYS[1], ARGV[1]) / 32 - 1
-local packed = struct.pack('<I4', id)
+-- KEYS: docs words word-postings... cjk-postings...
+-- ARGV: docs (32 bytes a message) n-messages n-words words... then, for each postings
+-- key, the messages holding it as 2-byte indexes into this batch, ascending.
+-- Takes the batch's doc ids at once (APPEND) and appends them to every postings string
+-- in one call, so no other writer's ids interleave; a word seen for the first time
+-- (its postings just began) joins the owner's words. Returns the first doc id.
 local n = tonumber(ARGV[2])
+local base = redis.call('APPEND', KEYS[1], ARGV[1]) / 32 - n
+local nw = tonumber(ARGV[3])
+local first = 4 + nw
 for i = 3, #KEYS do
-  if redis.call('APPEND', KEYS[i], packed) == 4 and i - 2 <= n then
-    redis.call('ZADD', KEYS[2], 0, ARGV[i])
+  local rel = ARGV[first + i - 3]
+  local out = {}
+  for j = 1, #rel, 2 do
+    out[#out + 1] = struct.pack('<I4', base + struct.unpack('<I2', rel, j))
+  end
+  local packed = table.concat(out)
+  if redis.call('APPEND', KEYS[i], packed) == #packed and i - 2 <= nw then
+    redis.call('ZADD', KEYS[2], 0, ARGV[i + 1])
   end
 end
-return id
+return base
 """
 
 
@@ -100,6 +115,18 @@ class Filters:
             and (self.since is None or ts >= self.since)
             and (self.until is None or ts < self.until)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Tokens:
+    ref: bytes  # conversation id + message id, binary (DOC bytes)
+    words: set[str]
+    cjk: set[str]  # CJK tokens (never also words)
+
+
+def _tokens(sid: str, message: Message) -> _Tokens:
+    words, cjk = index_tokens(message.content)
+    return _Tokens(bytes.fromhex(sid) + bytes.fromhex(message.id), words, cjk - words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,25 +205,51 @@ class SearchIndex:
 
     async def add(self, owner: str, sid: str, message: Message) -> int:
         """Index one stored message; returns its doc id."""
-        keys, args = self._add_args(owner, sid, message)
-        return int(await self._index(keys=keys, args=args))
+        return await self._add_batch(owner, [_tokens(sid, message)])
 
     async def add_many(self, owner: str, sid: str, messages: list[Message]) -> None:
-        """Index a conversation's messages, in order, in one round trip (one script call
-        each, so every call stays short)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for message in messages:
-                keys, args = self._add_args(owner, sid, message)
-                await self._index(keys=keys, args=args, client=pipe)
-            await pipe.execute()
+        """Index a conversation's messages, in order."""
+        await self.add_bulk(owner, [(sid, m) for m in messages])
 
-    def _add_args(self, owner: str, sid: str, message: Message) -> tuple[list[str], list[Any]]:
-        words, cjk = index_tokens(message.content)
+    async def add_bulk(self, owner: str, items: list[tuple[str, Message]]) -> None:
+        """Index one owner's messages (of any of their conversations), in order, up to
+        MAX_BATCH of them (and MAX_BATCH_KEYS postings strings) per script call. Each call is
+        one command on the owner's slot, never a pipeline of scripts, so it runs the
+        same on a cluster."""
+        batch: list[_Tokens] = []
+        tokens: set[str] = set()
+        for sid, message in items:
+            doc = _tokens(sid, message)
+            grown = len(tokens) + len(doc.words) + len(doc.cjk)
+            if batch and (len(batch) >= MAX_BATCH or grown > MAX_BATCH_KEYS):
+                grown = len(tokens | doc.words | doc.cjk)  # shared tokens cost nothing more
+                if len(batch) >= MAX_BATCH or grown > MAX_BATCH_KEYS:
+                    await self._add_batch(owner, batch)
+                    batch, tokens = [], set()
+            batch.append(doc)
+            tokens |= doc.words | doc.cjk
+        if batch:
+            await self._add_batch(owner, batch)
+
+    async def _add_batch(self, owner: str, batch: list[_Tokens]) -> int:
+        keys, args = self._batch_args(owner, batch)
+        return int(await self._index(keys=keys, args=args))
+
+    def _batch_args(self, owner: str, batch: list[_Tokens]) -> tuple[list[str], list[Any]]:
+        word_docs: dict[str, list[int]] = {}
+        cjk_docs: dict[str, list[int]] = {}
+        for i, doc in enumerate(batch):
+            for w in doc.words:
+                word_docs.setdefault(w, []).append(i)
+            for c in doc.cjk:
+                cjk_docs.setdefault(c, []).append(i)
+        words = sorted(word_docs)
+        tokens = [*words, *sorted(cjk_docs)]
         keys = [self.keys.search_docs(owner), self.keys.search_words(owner)]
-        ordered = [*sorted(words), *sorted(cjk - words)]
-        keys += [self.keys.search_token(owner, t) for t in ordered]
-        doc = bytes.fromhex(sid) + bytes.fromhex(message.id)
-        return keys, [doc, len(words), *sorted(words)]
+        keys += [self.keys.search_token(owner, t) for t in tokens]
+        packed = [_pack16(word_docs.get(t) or cjk_docs[t]) for t in tokens]
+        docs = b"".join(doc.ref for doc in batch)
+        return keys, [docs, len(batch), len(words), *words, *packed]
 
     # --- reading ------------------------------------------------------------------------
 
@@ -361,6 +414,13 @@ class SearchIndex:
         for i, (hit, pos) in enumerate(zip(page, where, strict=True)):
             if pos is not None:
                 page[i] = replace(hit, on_active_branch=True)
+
+
+def _pack16(ids: list[int]) -> bytes:
+    packed = array("H", ids)
+    if sys.byteorder != "little":
+        packed.byteswap()
+    return packed.tobytes()
 
 
 def _contains(ids: array[int], doc: int) -> bool:

@@ -108,8 +108,8 @@ export const api = {
     json("/personas/preview", { method: "POST", body: { system_prompt: prompt, language } }),
   models: () => json("/models"),
   setDefaultModel: (model) => json("/models/default", { method: "PUT", body: { model } }),
-  search: (q, { offset = 0, limit = 20 } = {}, signal) =>
-    json(`/search?q=${encodeURIComponent(q)}&offset=${offset}&limit=${limit}`, { signal }),
+  search: (q, { offset = 0, limit = 20, ...filters } = {}, signal) =>
+    json(`/search?${new URLSearchParams({ q, offset, limit, ...filters })}`, { signal }),
   listSessions: (offset = 0, limit = 50) => json(`/sessions?offset=${offset}&limit=${limit}`),
   createSession: (fields) => json("/sessions", { method: "POST", body: fields }),
   getSession: (id) => json(`/sessions/${enc(id)}`),

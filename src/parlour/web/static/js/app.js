@@ -76,7 +76,7 @@ const composer = new Composer(
   },
 );
 
-const searchBox = setupSearch(conversation, { beforeOpen: closeSidebar });
+const searchBox = setupSearch(conversation, { beforeOpen: closeSidebar, catalog });
 const memory = setupPanels({ conversation, catalog, showWelcome, loadSessions });
 organise = setupOrganise({ sidebar, conversation, loadSessions: () => loadSessions(), openSession });
 // --- the open session -----------------------------------------------------------

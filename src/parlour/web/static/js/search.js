@@ -3,8 +3,9 @@
 // the server's offsets); choosing one calls onOpen(hit).
 import { api, isAbort } from "./api.js";
 import { describeError } from "./errors.js";
-import { lang, t } from "./i18n.js";
+import { lang, onLangChange, t } from "./i18n.js";
 import { showBanner } from "./notify.js";
+import { SearchFilters } from "./search-filters.js";
 
 const DELAY = 180;
 
@@ -55,8 +56,9 @@ function hitItem(hit, id) {
 
 /** An input and a list of results: typing searches, arrows move, Enter opens. */
 export class SearchBox {
-  constructor({ input, list, status }, { onOpen, onQuery = () => {} }) {
+  constructor({ input, list, status, filters }, { onOpen, onQuery = () => {}, catalog }) {
     this.input = input;
+    this.filters = filters && catalog ? new SearchFilters(filters, catalog, () => this.run()) : null;
     this.list = list;
     this.status = status;
     this.onOpen = onOpen;
@@ -101,7 +103,8 @@ export class SearchBox {
     const abort = (this.abort = new AbortController());
     this.setStatus(t("searching"));
     try {
-      const page = await api.search(q, { limit: 20 }, abort.signal);
+      const params = { limit: 20, ...this.filters?.params() };
+      const page = await api.search(q, params, abort.signal);
       if (abort.signal.aborted) return;
       this.show(page.items, page.items.length ? "" : t("searchNone", { q }));
     } catch (err) {
@@ -155,15 +158,17 @@ export class SearchBox {
 
 /** The Ctrl/Cmd+K palette: a modal <dialog> holding a SearchBox. */
 export class SearchPalette {
-  constructor(dialog, { onOpen }) {
+  constructor(dialog, { onOpen, catalog }) {
     this.dialog = dialog;
     this.box = new SearchBox(
       {
         input: dialog.querySelector("input"),
         list: dialog.querySelector("ul"),
         status: dialog.querySelector(".search-status"),
+        filters: dialog.querySelector(".search-filter-row"),
       },
       {
+        catalog,
         onOpen: (hit) => {
           dialog.close();
           onOpen(hit);
@@ -213,7 +218,7 @@ export async function revealMessage(conversation, id) {
  * The sidebar's search box and the Ctrl/Cmd+K palette, opening results in `conversation`;
  * returns the box.
  */
-export function setupSearch(conversation, { beforeOpen }) {
+export function setupSearch(conversation, { beforeOpen, catalog }) {
   const $ = (id) => document.getElementById(id);
   const open = async (hit) => {
     beforeOpen();
@@ -226,8 +231,12 @@ export function setupSearch(conversation, { beforeOpen }) {
     }
   };
   const box = new SearchBox(
-    { input: $("sidebar-search"), list: $("sidebar-results"), status: $("sidebar-search-status") },
     {
+      input: $("sidebar-search"), list: $("sidebar-results"), status: $("sidebar-search-status"),
+      filters: $("sidebar-filters"),
+    },
+    {
+      catalog,
       onOpen: open,
       onQuery: (q) => {
         $("sidebar-results-panel").hidden = !q;
@@ -235,7 +244,8 @@ export function setupSearch(conversation, { beforeOpen }) {
       },
     },
   );
-  new SearchPalette($("search-palette"), { onOpen: open });
+  const palette = new SearchPalette($("search-palette"), { onOpen: open, catalog });
+  onLangChange(() => [box, palette.box].forEach((b) => b.filters?.render()));
   if (/Mac|iPhone|iPad/.test(navigator.platform)) $("search-kbd").textContent = "⌘K";
   return box;
 }
