@@ -118,8 +118,11 @@ class FakeHub:
         for name, f in files.items():
             entry: dict[str, object] = {"rfilename": name}
             if blobs:
-                entry |= {"size": f.size, "blobId": "0" * 40,
-                          "lfs": {"size": f.size, "sha256": f.sha256, "pointerSize": 134}}
+                entry |= {
+                    "size": f.size,
+                    "blobId": "0" * 40,
+                    "lfs": {"size": f.size, "sha256": f.sha256, "pointerSize": 134},
+                }
             siblings.append(entry)
         body = {"_id": "x", "id": repo, "modelId": repo, "sha": COMMIT, "private": False,
                 "tags": ["gguf"], "siblings": siblings}  # fmt: skip

@@ -35,10 +35,14 @@ def test_what_is_missing_is_none(tmp_path: Path, kwargs: dict, expected: GGUFHea
         (b"", "not a GGUF file"),
         (b"PK\x03\x04 a zip file", "not a GGUF file"),
         (b"GGUF\x07\x00\x00\x00", "GGUF version 7"),
-        (b"GGUF\x03\x00\x00\x00" + b"\x00" * 8 + b"\x05\x00\x00\x00\x00\x00\x00\x00",
-         "ends inside its header"),
-        (b"GGUF\x03\x00\x00\x00" + b"\x00" * 8 + b"\x01" + b"\x00" * 7 + b"\xff" * 8,
-         "impossibly long string"),
+        (
+            b"GGUF\x03\x00\x00\x00" + b"\x00" * 8 + b"\x05\x00\x00\x00\x00\x00\x00\x00",
+            "ends inside its header",
+        ),
+        (
+            b"GGUF\x03\x00\x00\x00" + b"\x00" * 8 + b"\x01" + b"\x00" * 7 + b"\xff" * 8,
+            "impossibly long string",
+        ),
     ],
 )
 def test_a_damaged_header_is_refused_with_a_reason(

@@ -137,9 +137,7 @@ class LocalProvider:
 
     def models(self) -> list[ModelInfo]:
         """Every usable local model, read again from the directory (a stat when unchanged)."""
-        return [
-            ModelInfo(m.id, self.name, self.window_of(m), m.name) for m in self.dir.available()
-        ]
+        return [ModelInfo(m.id, self.name, self.window_of(m), m.name) for m in self.dir.available()]
 
     def loaded(self) -> list[str]:
         """The ids of the models in memory, least recently used first."""
