@@ -32,7 +32,7 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cwd / f"server-{self.port}.log"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "REDIS_"))}
-        full_env.update({"LOCAL_ENABLED": "false", "LOG_LEVEL": "INFO", **env})
+        full_env.update({"LOCAL_ENABLED": "false", "LOG_LEVEL": "INFO", "TITLES": "false", **env})
         self._log_file = self.log.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "parlour", "serve", "--port", str(self.port), *args],
