@@ -103,7 +103,7 @@ async def go(url, sid, persona, ttl):
     ledger = ReplyLedger(redis, keys, ConversationStore(redis, keys), stream_ttl=600)
     user = Message(new_id(), "user", "are you there?", now(), persona)
     manager = ReplyManager(ledger, lock_ttl=ttl)
-    async with manager.claim(sid, "local", persona=persona, model="scripted-model",
+    async with manager.claims.hold(sid, "local", persona=persona, model="scripted-model",
                              history=10, parent=user.id, user=user):
         os._exit(0)  # dies holding the claim, before the reply starts
 

@@ -121,7 +121,7 @@ def test_a_reply_whose_message_cannot_be_stored_still_ends(
             session = await conversations.create_session("u", persona="assistant", model="m")
             user = Message(new_id(), "user", "hi", now(), "assistant")
             request = CompletionRequest("m", [ChatTurn("user", "hi")], 50, 0.0, [])
-            async with replies.claim(
+            async with replies.claims.hold(
                 session.id, "u", persona="assistant", model="m", history=10, user=user
             ) as held:
                 facts = held.facts

@@ -237,7 +237,7 @@ class ChatService:
             user = Message(new_id(), "user", content, now(), chosen.id, model=info.id)
         # Inside the block the message is accepted: the reply starts, or the claim is
         # given back.
-        async with self.replies.claim(
+        async with self.replies.claims.hold(
             session.id,
             owner,
             persona=chosen.id,

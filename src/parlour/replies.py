@@ -29,12 +29,11 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 
 from redis.exceptions import RedisError
 
-from parlour.claims import Claims, Held
+from parlour.claims import Claims
 from parlour.domain import (
     EventKind,
     Finish,
@@ -110,26 +109,6 @@ class ReplyManager:
         self._closing = False  # readers of other processes' replies are let go
 
     # --- starting -------------------------------------------------------------
-
-    def claim(
-        self,
-        session_id: str,
-        owner: str,
-        *,
-        persona: str,
-        model: str,
-        history: int,
-        parent: str = "",
-        start_from: str | None = None,
-        answer_again: bool = False,
-        user: Message | None = None,
-    ) -> AbstractAsyncContextManager[Held]:
-        """Claim the conversation for a new reply, as a block (see :mod:`parlour.claims`):
-        the reply starts inside it (:meth:`start`), or the claim is given back."""
-        return self.claims.hold(
-            session_id, owner, persona=persona, model=model, history=history, parent=parent,
-            start_from=start_from, answer_again=answer_again, user=user,
-        )  # fmt: skip
 
     def start(
         self,
