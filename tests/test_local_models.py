@@ -89,6 +89,23 @@ def test_every_file_is_listed_and_each_answers_its_conversations(
     assert "unloaded" not in caplog.text  # the default budget holds both
 
 
+def test_a_model_put_in_the_directory_while_the_server_runs_is_offered_at_once(
+    tmp_path: Path, make_server: ServerFactory
+) -> None:
+    server = make_server(**LOCAL)
+    with httpx.Client(base_url=server.url, timeout=120) as client:
+        before = [m["id"] for m in client.get("/api/v1/models").json()["models"]]
+        assert before == [BUNDLED]
+        link_copy(tmp_path, "pulled-meanwhile.gguf")  # what `parlour models pull` leaves
+        after = [m["id"] for m in client.get("/api/v1/models").json()["models"]]
+        assert after == [BUNDLED, "pulled-meanwhile"]
+        sid = new_session(client, "pulled-meanwhile")
+        events = chat(client, sid)
+        stored = client.get(f"/api/v1/sessions/{sid}/messages").json()["items"]
+    assert events[-1].event == "done"
+    assert stored[-1]["model"] == "pulled-meanwhile"
+
+
 def test_the_memory_budget_unloads_the_least_recently_used_model(
     tmp_path: Path, make_server: ServerFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
