@@ -226,3 +226,22 @@ def test_resuming_at_the_end_or_after_expiry_ends_at_once(
         # Once they expire, the same: 204 (its text is in the conversation).
         wait_until(lambda: client.get(url, params={"reply_id": rid}).status_code == 204,
                    what="the finished reply's events to expire")  # fmt: skip
+
+
+def test_a_model_refresh_asked_of_one_process_is_done_by_every_process(
+    server_pair: PairFactory, upstream: ScriptedUpstream
+) -> None:
+    upstream.models = [{"id": "scripted-model"}]
+    a, b = server_pair(OPENAI_MODEL="scripted-model", MODELS_REFRESH_SECONDS="0")
+
+    def ids(url: str) -> list[str]:
+        return [m["id"] for m in httpx.get(f"{url}/api/v1/models").json()["models"]]
+
+    wait_until(lambda: upstream.models_asked >= 2, what="each process's first discovery")
+    upstream.models = [{"id": "scripted-model"}, {"id": "new-model"}]
+    assert ids(b.url) == ["scripted-model"]  # no schedule: nothing is read again unasked
+    refreshed = httpx.post(f"{a.url}/api/v1/models/refresh")  # the single user is the admin
+    assert refreshed.status_code == 200, refreshed.text
+    assert ids(a.url) == ["scripted-model", "new-model"]
+    wait_until(lambda: ids(b.url) == ["scripted-model", "new-model"], timeout=10,
+               what="the other process's list refreshed")  # fmt: skip

@@ -8,6 +8,9 @@ tab, another device, or a page served by another process hears it within a round
 
 Changes say only which conversation changed and how; a page reads what it needs
 through the API, so nothing is shown to anyone the API would not show it to.
+
+The same channel carries news for the processes themselves (:meth:`LiveChannel.broadcast`,
+no owner): an administrator's model refresh on one process is run by every other one.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import orjson
@@ -56,6 +60,8 @@ class LiveChannel:
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue(_PUBLISH_QUEUE)
         self._tasks: list[asyncio.Task[None]] = []
         self._ended = False
+        self._me = secrets.token_hex(8)  # this process, to skip its own broadcasts
+        self._heard: dict[str, Callable[[], None]] = {}
 
     # --- telling -------------------------------------------------------------
 
@@ -66,6 +72,17 @@ class LiveChannel:
             self._outbox.put_nowait(payload)
         except asyncio.QueueFull:
             log.warning("live changes are not being published fast enough; one dropped")
+
+    def broadcast(self, topic: str) -> None:
+        """Tell every other process ``topic`` (see :meth:`on`); never blocks the caller."""
+        try:
+            self._outbox.put_nowait(orjson.dumps({"o": "", "k": topic, "s": "", "p": self._me}))
+        except asyncio.QueueFull:
+            log.warning("live changes are not being published fast enough; one dropped")
+
+    def on(self, topic: str, act: Callable[[], None]) -> None:
+        """Call ``act`` when another process broadcasts ``topic``."""
+        self._heard[topic] = act
 
     async def _publish(self) -> None:
         while True:
@@ -97,6 +114,11 @@ class LiveChannel:
             item = orjson.loads(raw)
             owner, change = str(item["o"]), Change(str(item["k"]), str(item["s"]))
         except (orjson.JSONDecodeError, KeyError, TypeError):
+            return
+        if not owner:  # news for the processes
+            act = self._heard.get(change.kind)
+            if act is not None and item.get("p") != self._me:
+                act()
             return
         if change.kind == _END.kind:
             change = _END

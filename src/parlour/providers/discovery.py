@@ -5,7 +5,8 @@ One task, started by the lifespan, asks each provider that can list its models
 ``every`` seconds. Requests never wait for it: they read the catalogues as the
 last round left them, so a provider that is down or slow costs the list nothing
 but its own models' "unavailable". An admin's refresh runs a round at once (one
-round at a time: a refresh asked during one waits for it and is done by it).
+round at a time: a refresh asked during one waits for it and is done by it). Another
+process's refresh, heard on the live channel, runs one here too (:meth:`refresh_soon`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 log = logging.getLogger(__name__)
+
+MODELS_REFRESHED = "models-refreshed"  # the live channel's word for "refresh yours too"
 
 
 @runtime_checkable
@@ -33,6 +36,7 @@ class Discovery:
         self.timeout = timeout
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._asked: set[asyncio.Task[None]] = set()
         self.rounds = 0
 
     def start(self) -> None:
@@ -40,10 +44,19 @@ class Discovery:
             self._task = asyncio.create_task(self._run(), name="model-discovery")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in [self._task, *self._asked]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def refresh_soon(self) -> None:
+        """A round in the background (another process was asked for one)."""
+        if not self.providers:
+            return
+        task = asyncio.create_task(self.refresh(), name="model-discovery-refresh")
+        self._asked.add(task)
+        task.add_done_callback(self._asked.discard)
 
     async def refresh(self) -> None:
         """One round now (or the end of the one under way, if it started after us)."""

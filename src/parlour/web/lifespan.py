@@ -34,7 +34,7 @@ from parlour.personas import PersonaCatalog, Personas
 from parlour.providers.base import ChatProvider
 from parlour.providers.catalogue import Catalogue
 from parlour.providers.definition import ProviderConfig
-from parlour.providers.discovery import Discovery
+from parlour.providers.discovery import MODELS_REFRESHED, Discovery
 from parlour.providers.local import LocalProvider, bundled_model_path, runtime_available
 from parlour.providers.openai_compat import OpenAICompatProvider, RetryPolicy, Timeouts
 from parlour.providers.registry import ModelRegistry
@@ -323,6 +323,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         live = LiveChannel(redis, keys, heartbeat=settings.heartbeat_seconds,
                            most_per_user=settings.max_followers_per_user)  # fmt: skip
         store.watchers.append(live.changed)
+        live.on(MODELS_REFRESHED, discovery.refresh_soon)  # an admin's, on another process
         live.start()
         stack.push_async_callback(live.stop)
         probe = asyncio.create_task(_watch_redis(redis, metrics), name="redis-latency")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from parlour.providers.discovery import MODELS_REFRESHED
 from parlour.web.deps import AdminPrincipal, Caller, ServicesDep, current_principal, limit_writes
 from parlour.web.schemas import DefaultModelIn, ErrorOut, ModelList, ModelOut, ProviderOut
 
@@ -64,7 +65,10 @@ async def set_default_model(
 async def refresh_models(
     _admin: AdminPrincipal, services: ServicesDep, caller: Caller
 ) -> ModelList:
-    """Read every provider's model list again now (each within MODELS_DISCOVERY_TIMEOUT)."""
+    """Read every provider's model list again now (each within MODELS_DISCOVERY_TIMEOUT),
+    here and in every other process of this server."""
     if services.discovery is not None:
         await services.discovery.refresh()
+    if services.live is not None:
+        services.live.broadcast(MODELS_REFRESHED)
     return await _listing(services, caller)
