@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TypeVar
 
@@ -33,6 +33,10 @@ from parlour.titles import Titles
 from parlour.window import Summary, Window, plan_window
 
 T = TypeVar("T")
+
+
+async def _nothing(value: T) -> T:
+    return value
 
 
 def _seconds_to_midnight() -> float:
@@ -214,8 +218,16 @@ class ChatService:
                 if prompt
                 else session.params.system_prompt
             )
-        if self.memory is not None and chosen.use_memory:  # the user's facts, when on
-            prompt += await self.memory.prompt_for(owner)
+        # The user's facts (when on) and the conversation's summaries, read together.
+        remembered: Awaitable[str] = (
+            self.memory.prompt_for(owner) if self.memory is not None and chosen.use_memory
+            else _nothing("")
+        )  # fmt: skip
+        folded: Awaitable[list[Summary]] = (
+            self.summaries.for_turn(session.id) if self.summaries else _nothing([])
+        )
+        memory, summaries = await asyncio.gather(remembered, folded)
+        prompt += memory
         chosen = replace(chosen, system_prompt=prompt)
         if self.daily_token_quota:
             used = await self.replies.ledger.usage_today(owner)
@@ -249,7 +261,8 @@ class ChatService:
             user=user,
         ) as held:
             claimed, facts = held.claimed, held.facts
-            return await self._start(session, chosen, info, provider, claimed, user, facts)
+            return await self._start(session, chosen, info, provider, claimed, user, facts,
+                                     summaries)  # fmt: skip
 
     @staticmethod
     async def _count(provider: ChatProvider, model: str, fn: Callable[..., T], *args: object) -> T:
@@ -268,6 +281,7 @@ class ChatService:
         claimed: Claimed,
         user: Message | None,
         facts: ReplyFacts,
+        summaries: list[Summary],
     ) -> Reply:
         if user is None:  # answering again: the message it answers is the new turn
             if claimed.start is None:
@@ -276,7 +290,6 @@ class ChatService:
         else:
             content, user_id = user.content, user.id
         budget = self._budget(info, session, persona)
-        summaries = await self.summaries.for_turn(session.id) if self.summaries else []
         window = await self._plan(
             provider, info.id, persona.system_prompt, claimed.history, content, budget, summaries
         )

@@ -2,7 +2,7 @@
 
 One task per process writes the new events of all of its running replies each
 ``flush_interval`` seconds (10 ms) in one pipelined round trip, and renews due
-reply locks in the same trip. A reply's first events and its final event are
+reply locks in the same trip. A reply's first text and its final event are
 written at once (what people wait for). Only then are they shown to readers in
 this process (:meth:`Reply.mark_journaled`): after a crash, the text stored as
 interrupted is exactly what any reader saw. The task runs while there are running
@@ -64,9 +64,11 @@ class Journal:
 
     def _soon(self, reply: Reply, event: ReplyEvent) -> None:
         self._dirty[reply.id] = reply
-        # A reply's start and first text, and its end, are written at once: a reader is
-        # shown nothing that is not in Redis, and these are what people wait for.
-        if event.seq <= 2 or event.final:
+        # A reply's first text (with its start) and its end are written at once: a
+        # reader is shown nothing that is not in Redis, and these are what people wait
+        # for. The start alone waits for the interval: the first text usually comes
+        # within it, and both go in one round trip.
+        if event.seq == 2 or event.final:
             self._urgent.set()
 
     async def _run(self) -> None:

@@ -58,11 +58,15 @@ class Memory:
 
     async def facts(self, owner: str) -> list[Fact]:
         raw = cast(dict[str, str], await self.redis.hgetall(self.keys.user_memory(owner)))
-        return sorted((Fact(**orjson.loads(v)) for v in raw.values()), key=lambda f: f.created_at)
+        return _sorted(raw)
 
     async def state(self, owner: str) -> MemoryState:
-        facts = await self.facts(owner)
-        on = await self.redis.get(self.keys.user_memory_on(owner))
+        """The switch and the facts, in one round trip (both keys are on the owner's slot)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.keys.user_memory(owner))
+            pipe.get(self.keys.user_memory_on(owner))
+            raw, on = await pipe.execute()
+        facts = _sorted(cast(dict[str, str], raw))
         return MemoryState(bool(on), facts, sum(len(f.text) for f in facts), self.max_chars,
                            self.max_facts)  # fmt: skip
 
@@ -123,3 +127,7 @@ class Memory:
             return ""
         lines = [MEMORY_HEADER, *(f"- {f.text}" for f in state.facts)] if state.facts else []
         return "\n\n" + "\n".join([*lines, PROPOSE])
+
+
+def _sorted(raw: dict[str, str]) -> list[Fact]:
+    return sorted((Fact(**orjson.loads(v)) for v in raw.values()), key=lambda f: f.created_at)

@@ -10,7 +10,7 @@ then the conversation's own. A field set nowhere is not sent at all.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +25,7 @@ Penalty = Annotated[float, Field(ge=-2, le=2, description="-2 to 2.")]
 Seed = Annotated[int, Field(ge=0, le=2**53 - 1, description="For repeatable sampling.")]
 
 SAMPLING = ("temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "seed")
+_FIELDS = tuple(f.name for f in fields(ChatParams))
 
 
 class SamplingParams(BaseModel):
@@ -51,8 +52,8 @@ class SamplingParams(BaseModel):
 def layered(*layers: ChatParams) -> ChatParams:
     """The layers combined, field by field: a later layer wins where it sets a value."""
     merged: dict[str, Any] = {}
-    for layer in layers:
-        merged.update((k, v) for k, v in asdict(layer).items() if v is not None)
+    for layer in layers:  # plain values: read as they are
+        merged.update((k, v) for k in _FIELDS if (v := getattr(layer, k)) is not None)
     return ChatParams(**merged)
 
 

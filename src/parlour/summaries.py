@@ -91,9 +91,10 @@ class Summaries:
 
     async def for_turn(self, sid: str) -> list[Summary]:
         """The summaries a turn may use (none when they are off)."""
-        if not self.enabled or (await self.store.state(sid)).get("off") == "1":
+        if not self.enabled:
             return []
-        return await self.store.all(sid)
+        state, summaries = await self.store.for_turn(sid)
+        return [] if state.get("off") == "1" else summaries
 
     # --- after a reply -------------------------------------------------------------------
 
@@ -147,10 +148,12 @@ class Summaries:
         if not branch:
             return
         try:
-            if (await self.store.state(sid)).get("off") == "1":
-                return
-            summaries = await self.store.all(sid)
             last = next((m.content for m in reversed(branch) if m.role == "user"), "")
+            if not (await plan(branch, last, [])).dropped:
+                return  # the whole branch fits: nothing falls out, nothing to fold or read
+            state, summaries = await self.store.for_turn(sid)
+            if state.get("off") == "1":
+                return
             window: Window = await plan(branch, last, summaries)
             if window.dropped:
                 await self._fold(sid, window.summary, window.dropped, info, provider)

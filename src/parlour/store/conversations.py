@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
+from dataclasses import fields as dataclass_fields
 from typing import Any, cast
 
 import orjson
@@ -181,14 +182,15 @@ def title_from(text: str, limit: int = 60) -> str:
 
 def message_json(message: Message) -> str:
     """A message as stored: everything but its place in the tree (kept in the tree)."""
-    fields = asdict(message)
-    del fields["parent"]
+    # Plain values, read as they are (asdict would deep-copy each one).
+    fields = {name: getattr(message, name) for name in _STORED}
     for name, empty in _UNSET:  # newer fields are left out until used: older ones
         if fields[name] == empty:  # decode as they did, and storage stays small
             del fields[name]
     return orjson.dumps(fields).decode()
 
 
+_STORED = tuple(f.name for f in dataclass_fields(Message) if f.name != "parent")
 _UNSET: tuple[tuple[str, object], ...] = (
     ("reasoning", ""),
     ("reasoning_seconds", None),

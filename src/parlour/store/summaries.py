@@ -44,6 +44,15 @@ class SummaryStore:
             oldest = sorted(kept, key=lambda s: s.updated_at)[: len(kept) - MAX_KEPT]
             await self.redis.hdel(key, *(s.covers for s in oldest))
 
+    async def for_turn(self, sid: str) -> tuple[dict[str, str], list[Summary]]:
+        """The state and the summaries, in one round trip (both on the conversation's slot)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.keys.summary_state(sid))
+            pipe.hgetall(self.keys.summaries(sid))
+            state, raw = await pipe.execute()
+        summaries = [Summary(**orjson.loads(v)) for v in cast(dict[str, str], raw).values()]
+        return cast(dict[str, str], state), summaries
+
     async def state(self, sid: str) -> dict[str, str]:
         return cast(dict[str, str], await self.redis.hgetall(self.keys.summary_state(sid)))
 

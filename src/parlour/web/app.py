@@ -78,9 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HostAllowList, hosts=allowed_hosts(settings))
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics)
+    # Routes are matched in order: the ones every reply goes through come first.
     routers = (
-        auth, catalog, preview, personas, sessions, organise, shares, summaries, chat_settings,
-        replies, memory, search, live, imports, tutorial, usage, health, docs,
+        replies, sessions, auth, catalog, preview, personas, organise, shares, summaries,
+        chat_settings, memory, search, live, imports, tutorial, usage, health, docs,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)
