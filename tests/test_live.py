@@ -71,6 +71,27 @@ def test_a_page_on_another_process_hears_every_change(
         wait_until(lambda: heard.about(sid) == expected, timeout=30)
 
 
+def test_a_burst_of_changes_reaches_a_page_on_another_process_whole_and_in_order(
+    server_pair: PairFactory,
+) -> None:
+    a, b = server_pair()
+    with channel(b.url) as heard, httpx.Client(base_url=a.url, timeout=30) as client:
+        sid = client.post("/api/v1/sessions", json={}).json()["id"]
+        renames = [f"Name {i}" for i in range(40)]
+        threads = [threading.Thread(target=client.patch, args=(f"/api/v1/sessions/{sid}",),
+                                    kwargs={"json": {"title": t}}) for t in renames[:20]]  # fmt: skip
+        for thread in threads:  # many at once: they queue up and go out together
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for title in renames[20:]:
+            client.patch(f"/api/v1/sessions/{sid}", json={"title": title})
+        client.delete(f"/api/v1/sessions/{sid}")
+        expected = ["created", *["updated"] * 40, "deleted"]
+        wait_until(lambda: heard.about(sid) == expected, timeout=30,
+                   what="every change, the deletion last")  # fmt: skip
+
+
 def test_a_user_hears_only_their_own_changes(make_server: ServerFactory) -> None:
     server = make_server(**PASSWORD_MODE)
     alice, bob = signed_up(server.url, "alice"), signed_up(server.url, "bob")

@@ -23,6 +23,7 @@ from parlour.store.search import SearchIndex
 log = logging.getLogger(__name__)
 
 LOCK_MS = 30_000
+_BATCH = 200  # messages taken off the queue at once
 
 
 class Indexer:
@@ -71,13 +72,23 @@ class Indexer:
 
     async def _drain(self) -> None:
         while True:
-            owner, sid, message = await self.queue.get()
+            # Whatever has queued up meanwhile goes with it: one script call per owner.
+            items = [await self.queue.get()]
+            while not self.queue.empty() and len(items) < _BATCH:
+                items.append(self.queue.get_nowait())
+            by_owner: dict[str, list[tuple[str, Message]]] = {}
+            for owner, sid, message in items:
+                by_owner.setdefault(owner, []).append((sid, message))
             try:
-                await self.index.add(owner, sid, message)
-            except RedisError as exc:  # a lost message is unsearchable, not fatal
-                log.warning("could not index a message: %s", type(exc).__name__)
+                for owner, messages in by_owner.items():
+                    try:
+                        await self.index.add_bulk(owner, messages)
+                    except RedisError as exc:  # a lost message is unsearchable, not fatal
+                        log.warning("could not index %d messages: %s", len(messages),
+                                    type(exc).__name__)  # fmt: skip
             finally:
-                self.queue.task_done()
+                for _ in items:
+                    self.queue.task_done()
 
     async def _fill(self) -> None:
         while True:

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 _QUEUE = 256  # changes waiting for one page; beyond, it is told to read everything again
 _PUBLISH_QUEUE = 10_000
+_PUBLISH_BATCH = 100  # changes sent in one message at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +87,13 @@ class LiveChannel:
 
     async def _publish(self) -> None:
         while True:
-            payload = await self._outbox.get()
+            # What queued up meanwhile goes in the same message (a JSON list of them).
+            payloads = [await self._outbox.get()]
+            while not self._outbox.empty() and len(payloads) < _PUBLISH_BATCH:
+                payloads.append(self._outbox.get_nowait())
+            message = payloads[0] if len(payloads) == 1 else b"[" + b",".join(payloads) + b"]"
             try:
-                await self.redis.publish(self.channel, payload)
+                await self.redis.publish(self.channel, message)
             except RedisError:
                 await asyncio.sleep(0.5)  # Redis away: pages resync when they reconnect
 
@@ -111,9 +116,18 @@ class LiveChannel:
 
     def _deliver(self, raw: str | bytes) -> None:
         try:
-            item = orjson.loads(raw)
+            items = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return
+        for item in items if isinstance(items, list) else [items]:
+            self._deliver_one(item)
+
+    def _deliver_one(self, item: object) -> None:
+        if not isinstance(item, dict):
+            return
+        try:
             owner, change = str(item["o"]), Change(str(item["k"]), str(item["s"]))
-        except (orjson.JSONDecodeError, KeyError, TypeError):
+        except KeyError:
             return
         if not owner:  # news for the processes
             act = self._heard.get(change.kind)
