@@ -78,8 +78,11 @@ def test_a_burst_of_changes_reaches_a_page_on_another_process_whole_and_in_order
     with channel(b.url) as heard, httpx.Client(base_url=a.url, timeout=30) as client:
         sid = client.post("/api/v1/sessions", json={}).json()["id"]
         renames = [f"Name {i}" for i in range(40)]
-        threads = [threading.Thread(target=client.patch, args=(f"/api/v1/sessions/{sid}",),
-                                    kwargs={"json": {"title": t}}) for t in renames[:20]]  # fmt: skip
+        url = f"/api/v1/sessions/{sid}"
+        threads = [
+            threading.Thread(target=client.patch, args=(url,), kwargs={"json": {"title": t}})
+            for t in renames[:20]
+        ]
         for thread in threads:  # many at once: they queue up and go out together
             thread.start()
         for thread in threads:
