@@ -201,3 +201,17 @@ def test_a_share_made_before_the_pieces_still_works(
     assert alice.delete(f"/api/v1/shares/{share['id']}").status_code == 204
     assert redis.exists(key) == 0
     assert httpx.get(url).status_code == 404
+
+
+def test_a_conversation_too_long_to_share_leaves_nothing_behind(
+    make_server: ServerFactory, redis: Redis
+) -> None:
+    server = make_server(**PASSWORD_MODE, export_max_messages=250)
+    alice = signed_up(server.url, "alice")
+    sid = new(alice, "Too long")
+    fill(redis, sid, 300, pad=2000)  # pieces are written before the 251st message is met
+    refused = alice.post(f"/api/v1/sessions/{sid}/shares", json={})
+    assert refused.status_code == 413
+    assert "At most 250 messages" in refused.json()["detail"]
+    assert list(redis.scan_iter("parlour:share:*")) == []
+    assert alice.get("/api/v1/shares").json()["shares"] == []

@@ -10,9 +10,10 @@ their links (with the tokens, so they can copy a link again).
 The messages are kept in pieces, fields ``m:0`` .. ``m:N-1`` of the same hash (``parts``
 is N), each a JSON list of about :data:`PIECE_BYTES`: a read holds one piece at a time,
 so a snapshot as large as an export costs a reader little memory, and one key still
-holds it all (one DEL or TTL removes every piece at once). A snapshot made before the
-pieces has one ``messages`` field (the whole list) and no ``parts``; it is read whole,
-:data:`READS_AT_ONCE` at a time per process.
+holds it all (one DEL or TTL removes every piece at once). Making one writes a piece at
+a time too, and the head fields (title, time, ``parts``) last: until then it reads as
+missing. A snapshot made before the pieces has one ``messages`` field (the whole list)
+and no ``parts``; it is read whole, :data:`READS_AT_ONCE` at a time per process.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ MAX_SHARES = 500
 READS_AT_ONCE = 2
 # About this much JSON per piece (a piece holds whole messages, at least one).
 PIECE_BYTES = 128 * 1024
+# A snapshot being written expires after this unless it is finished.
+WRITING_TTL = 3600
 _HEAD = ("title", "author", "created_at", "parts")
 _GONE = "This shared conversation does not exist, or its link was revoked."
 
@@ -62,10 +65,49 @@ class Shares:
         if int(await self.redis.hlen(self.keys.user_shares(owner))) >= MAX_SHARES:
             raise MessageTooLong(f"You have {MAX_SHARES} share links: revoke some first.",
                                  code="too_many_shares")  # fmt: skip
-        pieces: list[str] = []
+        token = secrets.token_urlsafe(24)
+        key = self.keys.share(token)
+        try:
+            count, parts = await self._write_pieces(key, session.id, max_messages)
+        except Exception:
+            await self.redis.delete(key)  # else WRITING_TTL takes it away
+            raise
+        ts = now()
+        expires_at = ts + expires_in if expires_in else None
+        record = {"id": new_id(), "token": token, "session_id": session.id,
+                  "title": session.title, "created_at": ts, "expires_at": expires_at,
+                  "show_name": author is not None, "message_count": count}  # fmt: skip
+        head: Fields = {"id": str(record["id"]), "owner": owner, "title": session.title,
+                        "author": author or "", "created_at": repr(ts),
+                        "parts": str(parts)}  # fmt: skip
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=head)  # from now on it can be read
+            if expires_in:
+                pipe.expire(key, expires_in)
+            else:
+                pipe.persist(key)
+            await pipe.execute()
+        await self.redis.hset(
+            self.keys.user_shares(owner), str(record["id"]), orjson.dumps(record).decode()
+        )
+        return record
+
+    async def _write_pieces(self, key: str, sid: str, max_messages: int) -> tuple[int, int]:
+        """Write the active branch's messages into ``key`` a piece at a time (unreadable
+        until the head is written; gone after WRITING_TTL if this process dies first).
+        Returns how many messages and pieces."""
         run: list[dict[str, Any]] = []
-        size = count = 0
-        async for nodes in self.store.walk(session.id):
+        size = count = parts = 0
+
+        async def put() -> None:
+            nonlocal run, size, parts
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(key, f"m:{parts}", orjson.dumps(run).decode())
+                pipe.expire(key, WRITING_TTL)
+                await pipe.execute()
+            run, size, parts = [], 0, parts + 1
+
+        async for nodes in self.store.walk(sid):
             for node in nodes:
                 m = node.message
                 if m.status == "error" and not m.content:
@@ -74,32 +116,12 @@ class Shares:
                 size += len(m.content) + 64
                 count += 1
                 if size >= PIECE_BYTES:
-                    pieces.append(orjson.dumps(run).decode())
-                    run, size = [], 0
+                    await put()
             if count > max_messages:
                 raise MessageTooLong(f"At most {max_messages} messages can be shared at once.")
         if run:
-            pieces.append(orjson.dumps(run).decode())
-        del run
-        token = secrets.token_urlsafe(24)
-        ts = now()
-        expires_at = ts + expires_in if expires_in else None
-        record = {"id": new_id(), "token": token, "session_id": session.id,
-                  "title": session.title, "created_at": ts, "expires_at": expires_at,
-                  "show_name": author is not None, "message_count": count}  # fmt: skip
-        snapshot: Fields = {"id": str(record["id"]), "owner": owner, "title": session.title,
-                    "author": author or "", "created_at": repr(ts), "parts": str(len(pieces)),
-                    **{f"m:{i}": piece for i, piece in enumerate(pieces)}}  # fmt: skip
-        key = self.keys.share(token)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=snapshot)
-            if expires_in:
-                pipe.expire(key, expires_in)
-            await pipe.execute()
-        await self.redis.hset(
-            self.keys.user_shares(owner), str(record["id"]), orjson.dumps(record).decode()
-        )
-        return record
+            await put()
+        return count, parts
 
     async def links(self, owner: str) -> list[dict[str, Any]]:
         """The owner's live links, newest first (expired ones are forgotten)."""
@@ -160,16 +182,19 @@ class Shares:
                 raise NotFound(_GONE)
             yield piece
 
-    async def view_json(self, token: str, head: dict[str, Any]) -> AsyncIterator[bytes]:
+    async def view_json(
+        self, token: str, head: dict[str, Any]
+    ) -> AsyncIterator[bytes | memoryview]:
         """What anyone with the link sees, as JSON: title, author (if shown), time and
         messages, written piece by piece as stored (never turned into objects and back)."""
         shown = orjson.dumps({k: head[k] for k in ("title", "author", "created_at")})
         yield shown[:-1] + b',"messages":['
         first = True
         async for piece in self.pieces(token, head):
-            inner = piece[1:-1].encode()
-            if inner:
-                yield inner if first else b"," + inner
+            if len(piece) > 2:  # not "[]"
+                if not first:
+                    yield b","
+                yield memoryview(piece.encode())[1:-1]  # without a copy of its own
                 first = False
         yield b"]}"
 
