@@ -3,6 +3,8 @@ owner's; revoked or expired links answer 404 from every process; continuing copi
 
 from __future__ import annotations
 
+import json
+
 import httpx
 from redis import Redis
 
@@ -10,6 +12,7 @@ from parlour.store import Keys
 from tests.accounts import PASSWORD_MODE, signed_up
 from tests.conftest import PairFactory, ServerFactory
 from tests.live import collect
+from tests.security.test_history import fill
 from tests.test_organise import new, ok
 
 
@@ -120,3 +123,95 @@ def test_continuing_copies_it_into_the_viewers_account(make_server: ServerFactor
     assert events[-1].event == "done"
     assert alice.get(f"/api/v1/sessions/{sid}/messages").json()["total"] == 2  # hers unchanged
     assert bob.post("/api/v1/shared/" + "x" * 32 + "/continue").status_code == 404
+
+
+def test_a_large_share_is_read_piece_by_piece(make_server: ServerFactory, redis: Redis) -> None:
+    # About 1.2 MB of messages: read and copied a piece at a time, never whole.
+    server = make_server(**PASSWORD_MODE)
+    alice, bob = signed_up(server.url, "alice"), signed_up(server.url, "bob")
+    sid = new(alice, "Long one")
+    fill(redis, sid, 300, pad=2000)
+    share = ok(alice.post(f"/api/v1/sessions/{sid}/shares", json={}), 201)
+    assert share["message_count"] == 300
+    url = f"{server.url}/api/v1/shared/{token_of(share)}"
+    with httpx.stream("GET", url) as shown:
+        assert shown.status_code == 200
+        assert shown.headers.get("transfer-encoding") == "chunked"  # not one buffered body
+        assert "content-length" not in shown.headers
+        assert shown.headers["x-robots-tag"].startswith("noindex")
+        assert shown.headers["content-type"] == "application/json"
+        body = shown.read()
+    shared = json.loads(body)
+    assert list(shared) == ["title", "author", "created_at", "messages"]
+    assert shared["title"] == "Long one"
+    assert [m["content"] for m in shared["messages"]] == [
+        f"message {i}" + "é" * 2000 for i in range(300)
+    ]
+    assert set(shared["messages"][0]) == {"role", "content", "timestamp"}
+    copy = ok(bob.post(f"/api/v1/shared/{token_of(share)}/continue"), 201)
+    assert copy["message_count"] == 300
+    items = bob.get(f"/api/v1/sessions/{copy['id']}/export").json()["items"]
+    assert [m["content"] for m in items] == [m["content"] for m in shared["messages"]]
+    # Revoking takes every piece with it.
+    assert alice.delete(f"/api/v1/shares/{share['id']}").status_code == 204
+    assert redis.exists(Keys("parlour").share(token_of(share))) == 0
+    assert httpx.get(url).status_code == 404
+
+
+def test_a_share_made_before_the_pieces_still_works(
+    make_server: ServerFactory, redis: Redis
+) -> None:
+    # A snapshot as earlier releases stored it: one hash, the messages one JSON field.
+    server = make_server(**PASSWORD_MODE)
+    alice, bob = signed_up(server.url, "alice"), signed_up(server.url, "bob")
+    sid = new(alice, "Older")
+    share = ok(alice.post(f"/api/v1/sessions/{sid}/shares", json={"show_name": True}), 201)
+    key = Keys("parlour").share(token_of(share))
+    messages = [
+        {"role": "user", "content": "an old question", "timestamp": 1_700_000_000.0},
+        {"role": "assistant", "content": "an old answer ✓", "timestamp": 1_700_000_001.5},
+    ]
+    owner = redis.hget(key, "owner")
+    redis.delete(key)
+    redis.hset(
+        key,
+        mapping={
+            "id": share["id"],
+            "owner": owner,
+            "title": "Older",
+            "author": "alice",
+            "created_at": repr(1_700_000_002.25),
+            "messages": json.dumps(messages, separators=(",", ":")),
+        },
+    )
+    url = f"{server.url}/api/v1/shared/{token_of(share)}"
+    shown = httpx.get(url)
+    assert shown.status_code == 200
+    assert shown.json() == {
+        "title": "Older",
+        "author": "alice",
+        "created_at": 1_700_000_002.25,
+        "messages": messages,
+    }
+    assert httpx.get(f"{server.url}{share['path']}").status_code == 200  # the page
+    copy = ok(bob.post(f"/api/v1/shared/{token_of(share)}/continue"), 201)
+    items = bob.get(f"/api/v1/sessions/{copy['id']}/messages").json()["items"]
+    assert [m["content"] for m in items] == ["an old question", "an old answer ✓"]
+    assert copy["title"] == "Older"
+    assert alice.delete(f"/api/v1/shares/{share['id']}").status_code == 204
+    assert redis.exists(key) == 0
+    assert httpx.get(url).status_code == 404
+
+
+def test_a_conversation_too_long_to_share_leaves_nothing_behind(
+    make_server: ServerFactory, redis: Redis
+) -> None:
+    server = make_server(**PASSWORD_MODE, export_max_messages=250)
+    alice = signed_up(server.url, "alice")
+    sid = new(alice, "Too long")
+    fill(redis, sid, 300, pad=2000)  # pieces are written before the 251st message is met
+    refused = alice.post(f"/api/v1/sessions/{sid}/shares", json={})
+    assert refused.status_code == 413
+    assert "At most 250 messages" in refused.json()["detail"]
+    assert list(redis.scan_iter("parlour:share:*")) == []
+    assert alice.get("/api/v1/shares").json()["shares"] == []

@@ -18,8 +18,9 @@ from tests.upstream import Reply, ScriptedUpstream
 MESSAGE_FIELDS = ("id", "role", "content", "timestamp", "persona", "status")
 
 
-def fill(redis: Redis, sid: str, count: int) -> None:
-    """Append ``count`` messages to a conversation the way the store writes them."""
+def fill(redis: Redis, sid: str, count: int, pad: int = 0) -> None:
+    """Append ``count`` messages to a conversation the way the store writes them (their
+    text: ``message I``, then ``pad`` more characters)."""
     keys = Keys("parlour")
     path = redis.lrange(keys.path(sid), 0, -1)
     parent = path[-1] if path else ""
@@ -27,7 +28,7 @@ def fill(redis: Redis, sid: str, count: int) -> None:
         for i in range(count):
             mid = f"{i + 1:032x}"
             message = {"id": mid, "role": "user" if i % 2 == 0 else "assistant",
-                       "content": f"message {i}", "timestamp": 1_700_000_000.0 + i,
+                       "content": f"message {i}" + "é" * pad, "timestamp": 1_700_000_000.0 + i,
                        "persona": "assistant", "status": "complete"}  # fmt: skip
             pipe.hset(keys.messages(sid), mid, json.dumps(message))
             pipe.hset(keys.tree(sid), f"u:{mid}", parent)

@@ -75,7 +75,10 @@ slot of a Redis Cluster::
 
     no tag (single-key commands only):
     P:share:TOKEN                     hash   a shared snapshot: id owner title author
-                                             created_at messages (JSON); TTL = its expiry
+                                             created_at parts (N), m:0 .. m:N-1 (the messages
+                                             in pieces, each a JSON list); TTL = its expiry.
+                                             Made before the pieces: messages (one JSON list)
+                                             instead of parts and m:*
     P:replies:running                 zset   "SID:RID" of running replies by last heartbeat
     P:usage:DAY:owners                set    owners with usage recorded that day
     P:personas:published              hash   persona id -> JSON persona shared with everyone

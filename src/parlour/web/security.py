@@ -36,6 +36,12 @@ _COMMON = [
 ]
 
 
+def security_headers(path: str = "") -> list[tuple[bytes, bytes]]:
+    """The headers every response carries (the API pages' CSP at their paths)."""
+    csp = DOCS_CSP if path in DOCS_PATHS else CSP
+    return [*_COMMON, (b"content-security-policy", csp.encode())]
+
+
 class SecurityHeaders:
     """Adds the headers to every response, and answers an unexpected error itself (a 500
     with the headers too, logged once) instead of letting it reach the server."""
@@ -47,16 +53,14 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope["path"] in DOCS_PATHS else CSP
+        added = security_headers(scope["path"])
         started = False
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = message.setdefault("headers", [])
-                headers.extend(_COMMON)
-                headers.append((b"content-security-policy", csp.encode()))
+                message.setdefault("headers", []).extend(added)
             await send(message)
 
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from parlour.errors import NotFound
@@ -133,10 +133,10 @@ async def limit_shared_reads(request: Request, services: ServicesDep) -> None:
 async def read_shared(
     token: Annotated[str, Path(max_length=64)], services: ServicesDep
 ) -> Response:
-    """A shared conversation, for anyone with its link (no account needed)."""
-    async with services.sharing.reading:
-        body = await services.sharing.view_json(token)
-    return Response(body, media_type="application/json", headers=NOINDEX)
+    """A shared conversation, for anyone with its link (no account needed), streamed."""
+    head = await services.sharing.head(token)  # 404 before the answer starts
+    body = services.sharing.view_json(token, head)
+    return StreamingResponse(body, media_type="application/json", headers=NOINDEX)
 
 
 @router.post(
@@ -148,7 +148,7 @@ async def continue_shared(
     token: Annotated[str, Path(max_length=64)], owner: Caller, services: ServicesDep
 ) -> SessionOut:
     """Copy a shared conversation into a new conversation of the caller's, to go on with."""
-    shared = await services.sharing.view(token)  # 404 before anything is made
+    shared = await services.sharing.head(token)  # 404 before anything is made
     session = await services.chat.create_session(owner, title=shared["title"][:200])
     return SessionOut.of(await services.sharing.copy_into(token, session))
 
