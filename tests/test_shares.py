@@ -4,8 +4,10 @@ owner's; revoked or expired links answer 404 from every process; continuing copi
 from __future__ import annotations
 
 import json
+import logging
 
 import httpx
+import pytest
 from redis import Redis
 
 from parlour.store import Keys
@@ -156,6 +158,28 @@ def test_a_large_share_is_read_piece_by_piece(make_server: ServerFactory, redis:
     assert alice.delete(f"/api/v1/shares/{share['id']}").status_code == 204
     assert redis.exists(Keys("parlour").share(token_of(share))) == 0
     assert httpx.get(url).status_code == 404
+
+
+def test_a_link_revoked_while_it_is_read_cuts_the_answer_short_quietly(
+    make_server: ServerFactory, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = make_server(**PASSWORD_MODE)
+    alice = signed_up(server.url, "alice")
+    sid = new(alice, "Big one")
+    fill(redis, sid, 1500, pad=5000)  # ~15 MB: more than the sockets hold unread
+    share = ok(alice.post(f"/api/v1/sessions/{sid}/shares", json={}), 201)
+    url = f"{server.url}/api/v1/shared/{token_of(share)}"
+    caplog.set_level(logging.INFO)
+    with httpx.stream("GET", url) as shown:
+        assert shown.status_code == 200
+        parts = shown.iter_raw()
+        first = next(parts)  # the reader has begun; the rest waits in the server
+        assert alice.delete(f"/api/v1/shares/{share['id']}").status_code == 204
+        body = first + b"".join(parts)
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(body)  # never passed off as the whole conversation
+    assert "revoked while being read" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
 
 def test_a_share_made_before_the_pieces_still_works(

@@ -8,6 +8,8 @@ and the owner's username only if they chose to show it. Both answer with
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
@@ -32,6 +34,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorOut},
 }  # fmt: skip
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["shares"], responses=ERRORS)
 page_router = APIRouter(include_in_schema=False)
 
@@ -135,8 +138,21 @@ async def read_shared(
 ) -> Response:
     """A shared conversation, for anyone with its link (no account needed), streamed."""
     head = await services.sharing.head(token)  # 404 before the answer starts
-    body = services.sharing.view_json(token, head)
-    return StreamingResponse(body, media_type="application/json", headers=NOINDEX)
+    return StreamingResponse(_cut_short_if_revoked(services.sharing.view_json(token, head)),
+                             media_type="application/json", headers=NOINDEX)  # fmt: skip
+
+
+async def _cut_short_if_revoked(
+    body: AsyncIterator[bytes | memoryview],
+) -> AsyncIterator[bytes | memoryview]:
+    """The answer as it comes; a link revoked (or expired) while it is read ends it
+    there (the reader gets JSON that does not parse, never the rest): said in one line,
+    it is no fault of the server's."""
+    try:
+        async for part in body:
+            yield part
+    except NotFound:
+        log.info("a share link was revoked while being read: its answer was cut short")
 
 
 @router.post(
