@@ -450,8 +450,8 @@ def update_readme(text: str, readme: Path = BENCH_DIR / "README.md") -> None:
     readme.write_text(f"{before}{START}\n{text}{END}{after}")
 
 
-def run(sizes: Sizes, pythonpath: str | None = None, streaming_only: bool = False
-        ) -> dict[str, Any]:  # fmt: skip
+def run(sizes: Sizes, pythonpath: str | None = None, streaming_only: bool = False,
+        conversation_only: bool = False) -> dict[str, Any]:  # fmt: skip
     redis = SharedRedis()
     upstream = ScriptedUpstream().start()
     server: Server | None = None
@@ -478,11 +478,12 @@ def run(sizes: Sizes, pythonpath: str | None = None, streaming_only: bool = Fals
                 cdp = context.new_cdp_session(page)
                 cdp.send("Performance.enable")
                 bcdp = browser.new_browser_cdp_session()
-                md_deltas = markdown_deltas(sizes.markdown_repeats)
-                md = stream(page, cdp, bcdp, server, upstream, md_deltas, sizes.markdown_pace)
-                words = stream(
-                    page, cdp, bcdp, server, upstream, word_deltas(sizes.words), sizes.words_pace
-                )
+                md = words = None
+                if not conversation_only:
+                    md_deltas = markdown_deltas(sizes.markdown_repeats)
+                    md = stream(page, cdp, bcdp, server, upstream, md_deltas, sizes.markdown_pace)
+                    word = word_deltas(sizes.words)
+                    words = stream(page, cdp, bcdp, server, upstream, word, sizes.words_pace)
                 conv = (
                     None if streaming_only else long_conversation(page, cdp, server, redis, sizes)
                 )
@@ -505,16 +506,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pythonpath", help="serve the source in this directory instead")
     parser.add_argument("--streaming", action="store_true",
                         help="the streaming scenes only (printed, not written)")  # fmt: skip
+    parser.add_argument("--conversation", action="store_true",
+                        help="the 1,000-message scene only (printed, not written)")  # fmt: skip
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing: run `make system-deps`", file=sys.stderr)
         return 1
     info = machine(1)
     started = time.monotonic()
-    results = run(QUICK if args.quick else Sizes(), args.pythonpath, args.streaming)
-    if args.streaming:
-        for name in ("markdown", "words"):
+    results = run(QUICK if args.quick else Sizes(), args.pythonpath, args.streaming,
+                  args.conversation)  # fmt: skip
+    if args.streaming or args.conversation:
+        for name in ("conversation",) if args.conversation else ("markdown", "words"):
             print(name, json.dumps(results[name]))
+        print("load average after:", [round(x, 2) for x in os.getloadavg()])
         return 0
     load_after = [round(x, 2) for x in os.getloadavg()]
     results.update(
