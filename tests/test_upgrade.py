@@ -29,19 +29,24 @@ from tests.live import LiveServer
 from tests.processes import free_port, running
 
 RELEASE_0_1_0 = "aca80da"  # the commit of release 0.1.0
+LANDED_WHOLE_SHARES = "a78e1e9"  # the last landed code: share snapshots stored whole
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def source_of(commit: str, out: Path) -> Path:
+    """The ``src`` folder of ``commit``, from git."""
+    archive = subprocess.run(
+        ["git", "archive", commit, "src"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(out, filter="data")
+    return out / "src"
 
 
 @pytest.fixture(scope="session")
 def release_0_1_0(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Release 0.1.0's ``src`` folder, from git."""
-    out = tmp_path_factory.mktemp("parlour-0.1.0")
-    archive = subprocess.run(
-        ["git", "archive", RELEASE_0_1_0, "src"], cwd=ROOT, capture_output=True, check=True
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(out, filter="data")
-    return out / "src"
+    return source_of(RELEASE_0_1_0, tmp_path_factory.mktemp("parlour-0.1.0"))
 
 
 @pytest.fixture
@@ -221,3 +226,38 @@ def test_data_of_a_newer_format_is_refused_untouched(
     assert "Traceback" not in result.stderr
     assert redis.hgetall("parlour:c:{x}") == {"future": "data"}
     assert redis.get("parlour:format") == "3"
+
+
+def test_a_share_link_made_by_the_landed_code_still_reads_copies_and_revokes(
+    redis: Redis, redis_url: str, tmp_path: Path, make_server: ServerFactory
+) -> None:
+    # The share, made by that code itself (its snapshot: one hash, the messages one field).
+    manifest = tmp_path / "manifest.json"
+    env = {**os.environ, "PYTHONPATH": str(source_of(LANDED_WHOLE_SHARES, tmp_path / "old"))}
+    subprocess.run(
+        [sys.executable, str(ROOT / "tests/fixtures/shares_v2/make.py"), redis_url,
+         str(manifest)],
+        env=env, cwd=tmp_path, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    made = json.loads(manifest.read_text())
+    key = Keys("parlour").share(made["token"])
+    assert redis.hexists(key, "messages")  # stored whole
+    assert not redis.hexists(key, "parts")
+    server = make_server()
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        shared = client.get(f"/api/v1/shared/{made['token']}")
+        assert shared.status_code == 200, shared.text
+        assert shared.json()["title"] == "Shared before the upgrade"
+        assert [m["content"] for m in shared.json()["messages"]] == made["texts"]
+        page = client.get(f"/s/{made['token']}")
+        assert page.status_code == 200
+        copy = client.post(f"/api/v1/shared/{made['token']}/continue")
+        assert copy.status_code == 201, copy.text
+        items = client.get(f"/api/v1/sessions/{copy.json()['id']}/messages",
+                           params={"limit": 100}).json()["items"]  # fmt: skip
+        assert [m["content"] for m in items] == made["texts"]
+        links = client.get("/api/v1/shares").json()["shares"]
+        assert [link["id"] for link in links] == [made["share_id"]]
+        assert client.delete(f"/api/v1/shares/{made['share_id']}").status_code == 204
+        assert client.get(f"/api/v1/shared/{made['token']}").status_code == 404
+    assert redis.exists(key) == 0
