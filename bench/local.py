@@ -71,6 +71,9 @@ def local_model(stage: Stage) -> Row:
         MAX_TOKENS=str(s.local_tokens),
         TEMPERATURE="0",
         DEFAULT_PERSONA="assistant",
+        # Each first exchange is titled afterwards by the same model: that would run
+        # beside the direct generation (sharing the cores) and before the next reply.
+        TITLES="false",
     )
     llama = None
     ratio, p_rate, d_rate, p_ttft, d_ttft, counts = [], [], [], [], [], []

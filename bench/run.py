@@ -104,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         # (and, in a smoke run, #4 and #6 too).
         # A smoke run gives it #10's small window, so #10 shares it too.
         if wanted & {1, 2, 5, 8} or (args.quick and wanted & {4, 6, 10}):
-            with stage.serving(**(WINDOW if args.quick else {})) as server:
+            # #5's sessions hold HISTORY_MAX_MESSAGES' default already: room for its turns.
+            room = {"HISTORY_MAX_MESSAGES": str(sizes.history_big * 2)}
+            with stage.serving(**room, **(WINDOW if args.quick else {})) as server:
                 stage.reuse = server if args.quick else None
                 for n, fn in ((1, added_ttft_serial), (2, added_ttft_poisson), (5, long_history),
                               (8, branched_history)):  # fmt: skip

@@ -27,6 +27,7 @@ from parlour.domain import EventKind, ReplyEvent
 
 OPEN = "<think>"
 CLOSE = "</think>"
+_LONGEST = max(len(OPEN), len(CLOSE))
 
 Piece = tuple[Literal["answer", "reasoning", "moved"], str]
 ANSWER: Literal["answer"] = "answer"
@@ -36,14 +37,15 @@ MOVED: Literal["moved"] = "moved"
 
 
 def _held(text: str, tags: Iterable[str]) -> int:
-    """How many characters at the end of ``text`` could begin one of ``tags``."""
-    most = 0
-    for tag in tags:
-        for n in range(min(len(tag) - 1, len(text)), most, -1):
-            if text.endswith(tag[:n]):
-                most = n
-                break
-    return most
+    """How many characters at the end of ``text`` could begin one of ``tags``.
+
+    Each tag has one ``<``, its first character, so only the text from the last
+    ``<`` near the end can be a tag's beginning (this runs on every delta)."""
+    at = text.rfind("<", max(0, len(text) - _LONGEST + 1))
+    if at < 0:
+        return 0
+    tail = text[at:]
+    return len(tail) if any(tag.startswith(tail) and tag != tail for tag in tags) else 0
 
 
 class ThinkSplitter:
@@ -70,7 +72,7 @@ class ThinkSplitter:
                 self._answer(out, buffer)
                 break
             tags = (OPEN, CLOSE) if self.state == "start" else (CLOSE,)
-            found = [(buffer.find(t), t) for t in tags if t in buffer]
+            found = [(buffer.find(t), t) for t in tags if t in buffer] if "<" in buffer else []
             if found:
                 at, tag = min(found)
                 before, buffer = buffer[:at], buffer[at + len(tag) :]

@@ -31,6 +31,8 @@ _PART = re.compile(r"[A-Z]+(?![^\W\d_A-Z])|[A-Z]?[^\W\d_A-Z]+|[0-9]+")
 
 
 def normalize(word: str) -> str:
+    if word.isascii():  # NFKC leaves ASCII as it is
+        return word.lower()
     return unicodedata.normalize("NFKC", word).lower()
 
 
@@ -72,9 +74,10 @@ def cjk_runs(text: str) -> list[str]:
 def index_tokens(text: str) -> tuple[set[str], set[str]]:
     """What ``text`` is indexed under: (word tokens, CJK tokens), at most MAX_TOKENS."""
     words: set[str] = set()
-    for m in _WORD.finditer(text):
-        words.add(normalize(m.group())[:MAX_TOKEN])
-        words.update(p[:MAX_TOKEN] for p in word_parts(m.group()))
+    # Each distinct word once, in the order of first use (text repeats its words).
+    for word in dict.fromkeys(_WORD.findall(text)):
+        words.add(normalize(word)[:MAX_TOKEN])
+        words.update(p[:MAX_TOKEN] for p in word_parts(word))
         if len(words) >= MAX_TOKENS:
             break
     cjk: set[str] = set()
