@@ -26,7 +26,7 @@ from parlour.providers.base import ChatProvider, CompletionRequest, token_counte
 from parlour.providers.registry import ModelRegistry
 from parlour.replies import ReplyManager
 from parlour.reply import Outcome, Reply
-from parlour.sampling import layered
+from parlour.sampling import layered, optional_values
 from parlour.store import Claimed, ConversationStore
 from parlour.summaries import Summaries
 from parlour.titles import Titles
@@ -303,10 +303,7 @@ class ChatService:
             max_tokens=params.max_tokens or self.max_tokens,
             temperature=self.temperature if params.temperature is None else params.temperature,
             stop=self.stop,
-            top_p=params.top_p,
-            presence_penalty=params.presence_penalty,
-            frequency_penalty=params.frequency_penalty,
-            seed=params.seed,
+            sampling=optional_values(params),
         )
 
         stored: list[Message] = []

@@ -24,7 +24,6 @@ MaxTokens = Annotated[int, Field(ge=1, le=131_072, description="The longest repl
 Penalty = Annotated[float, Field(ge=-2, le=2, description="-2 to 2.")]
 Seed = Annotated[int, Field(ge=0, le=2**53 - 1, description="For repeatable sampling.")]
 
-SAMPLING = ("temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "seed")
 _FIELDS = tuple(f.name for f in fields(ChatParams))
 
 
@@ -47,6 +46,17 @@ class SamplingParams(BaseModel):
     @classmethod
     def of(cls, params: ChatParams) -> SamplingParams:
         return cls(**{name: getattr(params, name) for name in SAMPLING})
+
+
+# Every sampling parameter, by its OpenAI name (the fields above, defined there once).
+SAMPLING = tuple(SamplingParams.model_fields)
+# Those sent only when set (a request always carries a temperature and a length limit).
+OPTIONAL = tuple(name for name in SAMPLING if name not in ("temperature", "max_tokens"))
+
+
+def optional_values(params: object) -> dict[str, float | int]:
+    """The optional sampling parameters ``params`` (a ChatParams, the settings) sets."""
+    return {name: v for name in OPTIONAL if (v := getattr(params, name, None)) is not None}
 
 
 def layered(*layers: ChatParams) -> ChatParams:

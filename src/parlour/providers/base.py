@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -16,21 +16,13 @@ class CompletionRequest:
     max_tokens: int
     temperature: float
     stop: Sequence[str] = field(default_factory=tuple)
-    # Sent only when set (a conversation's own, else the server's default).
-    top_p: float | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    seed: int | None = None
+    # The optional sampling parameters that are set, by their OpenAI names (a
+    # conversation's own, else its persona's, else the server's default).
+    sampling: Mapping[str, float | int] = field(default_factory=dict)
 
     def optional(self) -> dict[str, float | int]:
-        """The optional sampling parameters that are set, by their OpenAI names."""
-        values = (
-            ("top_p", self.top_p),
-            ("presence_penalty", self.presence_penalty),
-            ("frequency_penalty", self.frequency_penalty),
-            ("seed", self.seed),
-        )
-        return {name: value for name, value in values if value is not None}
+        """The optional sampling parameters to send."""
+        return dict(self.sampling)
 
 
 class ChatProvider(Protocol):

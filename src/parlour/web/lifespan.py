@@ -19,7 +19,6 @@ from parlour.accounts import AccountService
 from parlour.chat import ChatService
 from parlour.cluster import open_cluster, ping
 from parlour.config import Settings
-from parlour.domain import ChatParams
 from parlour.embedded import EmbeddedRedis, EmbeddedRedisError
 from parlour.errors import ModelUnavailable
 from parlour.followers import FollowerLimit
@@ -40,6 +39,7 @@ from parlour.providers.openai_compat import OpenAICompatProvider, RetryPolicy, T
 from parlour.providers.registry import ModelRegistry
 from parlour.ratelimit import Limiter
 from parlour.replies import ReplyManager
+from parlour.sampling import optional_values, params_of
 from parlour.store import ConversationStore, Keys, ReplyLedger
 from parlour.store.backfill import Backfill
 from parlour.store.importer import ImportWriter
@@ -309,12 +309,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             temperature=settings.temperature,
             stop=settings.stop,
             daily_token_quota=settings.daily_token_quota,
-            sampling=ChatParams(
-                top_p=settings.top_p,
-                presence_penalty=settings.presence_penalty,
-                frequency_penalty=settings.frequency_penalty,
-                seed=settings.seed,
-            ),
+            sampling=params_of(optional_values(settings)),
             summaries=summaries,
             memory=memory,
             titles=titles,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field
 
 from parlour.domain import ChatParams
 from parlour.sampling import SamplingParams
@@ -33,26 +33,16 @@ class ChatSettingsPatch(SamplingParams):
     )
 
 
-class ChatDefaults(BaseModel):
+class ChatDefaults(SamplingParams):
     """What applies where the conversation sets nothing (``null``: not sent, the
     provider's own default applies)."""
 
-    temperature: float | None
-    top_p: float | None
-    max_tokens: int | None
-    presence_penalty: float | None
-    frequency_penalty: float | None
-    seed: int | None
+    model_config = ConfigDict(strict=False)  # out: values the server holds
     system_prompt: str | None
 
 
-class ChatSettingsOut(BaseModel):
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    seed: int | None = None
+class ChatSettingsOut(SamplingParams):
+    model_config = ConfigDict(strict=False)
     system_prompt: str | None = None
     defaults: ChatDefaults = Field(description="The server's defaults, for unset fields.")
     persona: SamplingParams = Field(
@@ -61,7 +51,9 @@ class ChatSettingsOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, params: ChatParams, defaults: ChatParams, persona: ChatParams) -> ChatSettingsOut:
+    def layers(
+        cls, params: ChatParams, defaults: ChatParams, persona: ChatParams
+    ) -> ChatSettingsOut:
         return cls(**asdict(params), defaults=ChatDefaults(**asdict(defaults)),
                    persona=SamplingParams.of(persona))  # fmt: skip
 
@@ -71,7 +63,7 @@ async def get_chat_settings(conversation: Conversation, services: ServicesDep) -
     """The conversation's own parameters (``null``: not set), its persona's, and the
     server's defaults."""
     persona = await services.chat.persona_params(conversation)
-    return ChatSettingsOut.of(conversation.params, services.chat.defaults, persona)
+    return ChatSettingsOut.layers(conversation.params, services.chat.defaults, persona)
 
 
 @router.patch("")
@@ -83,4 +75,4 @@ async def update_chat_settings(
     default)."""
     info = await services.chat.update_params(conversation, body.changes())
     persona = await services.chat.persona_params(info)
-    return ChatSettingsOut.of(info.params, services.chat.defaults, persona)
+    return ChatSettingsOut.layers(info.params, services.chat.defaults, persona)
