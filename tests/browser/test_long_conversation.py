@@ -144,6 +144,19 @@ def test_only_messages_near_the_view_are_built_and_the_place_holds(
     expect(first).to_be_in_viewport()
     expect(page.locator(f"[data-id='{ids[-1]}'] .content")).to_contain_text("Answer 399")
     assert page.locator(BUILT).count() <= 60
+    # A selection keeps its message built while the reader scrolls away and back.
+    picked = page.locator(f"[data-id='{ids[2]}'] .content")
+    picked.evaluate("""(el) => {
+      const range = document.createRange();
+      range.selectNodeContents(el);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+    }""")  # fmt: skip
+    page.evaluate(TO_BOTTOM)
+    assert page.locator(BUILT).count() <= 60
+    assert page.evaluate("() => getSelection().toString()") == text_of(2)
+    page.evaluate(TO_TOP)
+    expect(picked).to_have_text(text_of(2).strip())
     # Every message keeps its heading and its place.
     expect(page.locator("#messages li.msg h2")).to_have_count(400)
     order = "() => [...document.querySelectorAll('#messages li.msg')].map((li) => li.dataset.id)"
