@@ -74,7 +74,6 @@ export class Conversation {
     await this.loadLatest(token);
     if (token !== this.token) return;
     this.scroll.toBottom();
-    this.messages.window?.update(); // the messages in view built before the page says it is ready
     if (session.reply_id) await this.attach(token, session.reply_id);
   }
 
