@@ -63,7 +63,8 @@ export async function switchVersion(conv, view, action) {
     return;
   }
   await conv.loadLatest(conv.token);
-  conv.messages.views.find((v) => v.id === target)?.li.querySelector(".versions button:not(:disabled)")?.focus();
+  const shown = conv.messages.build(conv.messages.views.find((v) => v.id === target));
+  shown?.li.querySelector(".versions button:not(:disabled)")?.focus();
 }
 
 /** Delete this version of a message and what follows it (after asking). */

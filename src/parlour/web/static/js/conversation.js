@@ -3,7 +3,8 @@ import { api, ApiError } from "./api.js";
 import { describeError } from "./errors.js";
 import { deleteVersion, switchVersion } from "./branches.js";
 import { t } from "./i18n.js";
-import { MessageList, MessageView } from "./messages.js";
+import { MessageView } from "./messages.js";
+import { MessageList } from "./msglist.js";
 import { loadImage } from "./markdown.js";
 import { describeRefusal, refuseTooLong } from "./limits.js";
 import { sendCreating, setExpanded } from "./msgextras.js";
@@ -19,7 +20,7 @@ export class Conversation {
    * onBusy(bool), onEmpty(bool), personaForNew() -> persona id for a chat not yet created.
    */
   constructor({ list, scroll, personas, earlier }, hooks) {
-    this.messages = new MessageList(list, personas);
+    this.messages = new MessageList(list, personas, scroll);
     this.scroll = scroll;
     this.earlier = earlier;
     this.hooks = hooks;

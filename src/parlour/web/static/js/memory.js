@@ -21,6 +21,7 @@ export function setupMemory(list) {
     const button = event.target.closest("button[data-remember]");
     if (button) page.remember(button);
   });
+  list.addEventListener("msg-built", (event) => offerFact(event.target)); // built as it came near
   return {
     show(session) {
       note.show(session);
@@ -31,11 +32,18 @@ export function setupMemory(list) {
 
 /** Under each reply that proposes a fact, a "Remember that ...?" with one button. */
 function offerFacts(list) {
-  for (const li of list.querySelectorAll("li.msg-assistant")) {
-    const fact = PROPOSAL.exec(li.view?.text ?? "")?.[1];
-    if (!fact || li.querySelector(".remember")) continue;
-    const box = document.createElement("div");
-    box.className = "remember";
+  for (const li of list.querySelectorAll("li.msg-assistant")) offerFact(li);
+}
+
+function offerFact(li) {
+  const view = li.view;
+  const fact = view?.role === "assistant" && PROPOSAL.exec(view.text)?.[1];
+  if (!fact || !view.built || li.querySelector(".remember")) return;
+  const box = document.createElement("div");
+  box.className = "remember";
+  if (view.remembered) {
+    box.append(remembered(fact));
+  } else {
     const text = document.createElement("span");
     text.textContent = t("rememberAsk", { fact });
     const button = document.createElement("button");
@@ -44,8 +52,14 @@ function offerFacts(list) {
     button.dataset.remember = fact;
     button.textContent = t("remember");
     box.append(text, button);
-    li.lastElementChild.append(box);
   }
+  li.lastElementChild.append(box);
+}
+
+function remembered(fact) {
+  const done = document.createElement("span");
+  done.textContent = t("remembered", { fact });
+  return done;
 }
 
 class MemoryPage {
@@ -126,9 +140,9 @@ class MemoryPage {
     const fact = button.dataset.remember;
     try {
       await api.addFact(fact);
-      const done = document.createElement("span");
-      done.textContent = t("remembered", { fact });
-      button.parentElement.replaceChildren(done);
+      const view = button.closest("li.msg")?.view;
+      if (view) view.remembered = true; // still said when the message is built again
+      button.parentElement.replaceChildren(remembered(fact));
     } catch (err) {
       toast(describeError(err));
     }

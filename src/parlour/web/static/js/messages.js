@@ -7,7 +7,7 @@ import { icon, personaIcon } from "./icons.js";
 import { renderMarkdown } from "./markdown.js";
 import { StreamRender } from "./stream-render.js";
 import { collapseLong, describeOutcome } from "./msgextras.js";
-import { relabelThinking, showThinking } from "./thinking.js";
+import { showThinking } from "./thinking.js";
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -26,9 +26,28 @@ function actionButton(action, label) {
   return button;
 }
 
-/** One message on screen; `text` is its raw content (what Copy copies). */
+/**
+ * A light message's height before it was ever measured: its lines at the thread's width,
+ * with the bubble's padding, the byline and the actions' row. Only a guess: once built,
+ * the real height replaces it and the reader's place is kept (msgwindow.js).
+ */
+function estimateHeight(view) {
+  const perLine = view.role === "user" ? 64 : 78;
+  let lines = 0;
+  for (const line of view.text.split("\n")) lines += line ? Math.ceil(line.length / perLine) : 0.5;
+  const fences = view.role === "user" ? 0 : (view.text.match(/^```/gm)?.length ?? 0) / 2;
+  return Math.round(24 * lines + 54 * fences + (view.role === "user" ? 52 : 76));
+}
+
+/**
+ * One message on screen; `text` is its raw content (what Copy copies). A message far
+ * from the viewport is light (msgwindow.js): its item keeps its id, role, place, height
+ * and author heading, and the rest is built again from the state kept here.
+ */
 export class MessageView {
-  constructor(role, { text = "", persona = null, model = null, status = "complete", id = null, siblings = null } = {}) {
+  constructor(role, {
+    text = "", persona = null, model = null, status = "complete", id = null, siblings = null, built = true,
+  } = {}) {
     this.role = role;
     this.text = text;
     this.persona = persona;
@@ -42,23 +61,51 @@ export class MessageView {
     this.li = el("li", `msg msg-${role}`);
     this.li.view = this;
     if (id) this.li.dataset.id = id;
-    const main = el("div", "msg-main");
     // Who wrote it: a heading (read out, and listed by screen readers); shown for replies.
     this.author = el("h2", role === "user" ? "sr-only" : "msg-byline");
+    this.built = false;
+    if (built) this.build();
+    else this.lighten(estimateHeight(this));
+  }
+
+  /** Build the message's DOM (its text rendered in the page's language now). */
+  build() {
+    if (this.built) return;
+    this.built = true;
+    this.li.classList.remove("msg-light");
+    this.li.style.height = "";
+    const main = el("div", "msg-main");
     this.bubble = el("div", "bubble");
-    this.content = el("div", role === "user" ? "content plain" : "content md");
+    this.content = el("div", this.role === "user" ? "content plain" : "content md");
     this.bubble.append(this.content);
     this.note = el("div", "msg-note");
     this.note.hidden = true;
     this.actions = el("div", "msg-actions");
     main.append(this.author, this.bubble, this.note, this.actions);
-    if (role === "assistant") {
+    this.li.replaceChildren();
+    if (this.role === "assistant") {
       this.avatar = el("div", "avatar");
       this.avatar.setAttribute("aria-hidden", "true");
+      this.avatar.append(personaIcon(this.face));
       this.li.append(this.avatar);
     }
     this.li.append(main);
     this.render();
+    if (this.role === "assistant") this.showOutcome();
+    if (this.reasoning) {
+      showThinking(this, this.reasoning);
+      this.thinking.open = Boolean(this.thinkingOpened); // as the reader left it
+    }
+  }
+
+  /** Keep only an item of `height` px with the heading. Never done to a reply still streaming. */
+  lighten(height) {
+    this.built = false;
+    this.li.classList.add("msg-light");
+    this.li.style.height = `${height}px`;
+    this.li.replaceChildren(this.author);
+    this.bubble = this.content = this.note = this.actions = this.avatar = null;
+    this.thinking = this.toggle = this.dots = null;
   }
 
   /** A reply that ended early (stopped, cut off at the length limit, interrupted): it can go on. */
@@ -68,13 +115,13 @@ export class MessageView {
   }
 
   label(personas) {
-    const p = personas.get(this.persona);
+    const p = (this.face = personas.get(this.persona));
     if (this.role === "user") this.author.textContent = t("you");
     else {
       const name = p ? p.label : "AI";
       this.author.textContent = this.model ? t("byline", { persona: name, model: this.model }) : name;
     }
-    if (this.avatar) this.avatar.replaceChildren(personaIcon(p));
+    this.avatar?.replaceChildren(personaIcon(p));
   }
 
   setText(text) {
@@ -125,6 +172,7 @@ export class MessageView {
 
   /** Render from scratch (the language changed: labels inside the text change too). */
   rerender() {
+    if (!this.built) return; // built later, in the language of then
     this.renderer?.restart();
     this.render();
   }
@@ -160,6 +208,11 @@ export class MessageView {
     this.status = status;
     this.error = error;
     this.li.dataset.status = status;
+    if (this.built) this.showOutcome();
+  }
+
+  showOutcome() {
+    const { status, error } = this;
     this.note.replaceChildren();
     this.note.hidden = true;
     const outcome = describeOutcome(status, error);
@@ -182,6 +235,7 @@ export class MessageView {
    * new version beside this one; and, with several versions, `< n/m >` and delete.
    */
   setActions({ canEdit = false, canRegenerate = false, canContinue = false, busy = false } = {}) {
+    if (!this.built) return;
     const buttons = [];
     const switcher = versionSwitcher(this.id, this.siblings, { busy });
     if (switcher) buttons.push(switcher);
@@ -213,7 +267,9 @@ export class MessageView {
       this.bubble.hidden = true;
       this.actions.hidden = true;
       this.bubble.after(form);
+      this.editing = true; // kept built while the form is open
       const finish = (value) => {
+        this.editing = false;
         form.remove();
         this.bubble.hidden = false;
         this.actions.hidden = false;
@@ -234,89 +290,5 @@ export class MessageView {
       area.focus();
       area.setSelectionRange(area.value.length, area.value.length);
     });
-  }
-}
-
-/** The list of MessageViews, in order. */
-export class MessageList {
-  constructor(ol, personas) {
-    this.ol = ol;
-    this.personas = personas;
-    this.views = [];
-  }
-
-  clear() {
-    this.views = [];
-    this.ol.replaceChildren();
-  }
-
-  fromStored(m) {
-    const view = new MessageView(m.role, {
-      text: m.content, persona: m.persona, model: m.model ?? null, status: m.status, id: m.id,
-      siblings: m.siblings,
-    });
-    view.label(this.personas);
-    if (m.role === "assistant") view.setOutcome(m.status, m.error ? { code: m.error } : null);
-    if (m.reasoning) showThinking(view, m.reasoning, { seconds: m.reasoning_seconds ?? null });
-    return view;
-  }
-
-  show(messages) {
-    this.clear();
-    this.prepend(messages);
-  }
-
-  prepend(messages) {
-    const views = messages.map((m) => this.fromStored(m));
-    this.views = [...views, ...this.views];
-    this.ol.prepend(...views.map((v) => v.li));
-    this.refreshActions();
-  }
-
-  add(view) {
-    view.label(this.personas);
-    this.views.push(view);
-    this.ol.append(view.li);
-    this.refreshActions();
-    return view;
-  }
-
-  remove(view) {
-    view.li.remove();
-    this.views = this.views.filter((v) => v !== view);
-    this.refreshActions();
-  }
-
-  /** The views after `view`, in order. */
-  after(view) {
-    const index = this.views.indexOf(view);
-    return index === -1 ? [] : this.views.slice(index + 1);
-  }
-
-  lastUser() {
-    return this.views.findLast((v) => v.role === "user") ?? null;
-  }
-
-  relabel() {
-    for (const view of this.views) {
-      view.label(this.personas);
-      relabelThinking(view);
-      if (view.role === "assistant" && !view.streaming) view.setOutcome(view.status, view.error);
-      view.rerender();
-    }
-    this.refreshActions();
-  }
-
-  refreshActions(busy = this.busy) {
-    this.busy = busy;
-    for (const view of this.views) {
-      const stored = Boolean(view.id);
-      view.setActions({
-        canEdit: !busy && stored && view.role === "user",
-        canRegenerate: !busy && stored && view.role === "assistant",
-        busy,
-        canContinue: !busy && view === this.views.at(-1) && view.role === "assistant" && view.cutOff,
-      });
-    }
   }
 }

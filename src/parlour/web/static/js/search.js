@@ -208,7 +208,7 @@ export async function revealMessage(conversation, id) {
   }
   const li = find();
   if (!li) return false;
-  li.scrollIntoView({ block: "center" });
+  conversation.messages.reveal(li.view);
   li.classList.add("search-found");
   li.addEventListener("animationend", () => li.classList.remove("search-found"), { once: true });
   return true;

@@ -17,6 +17,7 @@ function summaryText(view) {
 export function showThinking(view, text, { live = false, seconds } = {}) {
   view.reasoning = text;
   if (seconds !== undefined) view.reasoningSeconds = seconds;
+  if (!view.built) return; // shown when it is built
   if (!text) {
     view.thinking?.remove();
     view.thinking = null;
