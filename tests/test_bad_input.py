@@ -116,6 +116,10 @@ def test_bad_session_fields(client: httpx.Client, sid: str) -> None:
 def test_tutorial_bad_input(client: httpx.Client) -> None:
     assert_clear_error(client.post("/chat/start"), 422, "'user_id' is required")
     assert_clear_error(client.post("/chat/start", params={"user_id": "a b"}), 422, "user_id must")
+    # Several parts of the route need user_id: the reader is told once what is missing.
+    missing = client.get("/chat/stream", params={"session_id": "x"})
+    assert_clear_error(missing, 422, "'user_id' is required")
+    assert missing.json()["detail"] == "'user_id' is required. 'message' is required."
     sid = client.post("/chat/start", params={"user_id": "u"}).json()["session_id"]
     assert_clear_error(
         client.get("/chat/stream", params={"user_id": "u", "session_id": sid, "message": ""}),

@@ -50,7 +50,8 @@ def _describe_validation(exc: RequestValidationError) -> str:
         else:
             msg = str(err.get("msg", "is not valid"))
             parts.append(f"'{where}': {msg}." if where else f"{msg}.")
-    return " ".join(parts) or "The request is not valid."
+    # A parameter several dependencies take is reported by each: say it once.
+    return " ".join(dict.fromkeys(parts)) or "The request is not valid."
 
 
 def install_error_handlers(app: FastAPI) -> None:
