@@ -37,9 +37,15 @@ def text_of(i: int) -> str:
 
 
 def fill(
-    server: LiveServer, redis_url: str, session_id: str, count: int, parent: str | None
+    server: LiveServer,
+    redis_url: str,
+    session_id: str,
+    count: int,
+    parent: str | None,
+    special: dict[int, dict[str, object]] | None = None,
 ) -> list[str]:
-    """Append `count` messages to the session's branch (written by the store); their ids."""
+    """Append `count` messages to the session's branch (written by the store); their ids.
+    ``special``: fields of some of them (by index), e.g. a reply's thinking."""
     ids: list[str] = []
 
     async def go() -> None:
@@ -49,7 +55,9 @@ def fill(
             session = await store.get_session("local", session_id)
             for i in range(count):
                 role = "user" if i % 2 == 0 else "assistant"
-                message = Message(new_id(), role, text_of(i), now(), session.persona, parent=parent)
+                extra: dict[str, object] = (special or {}).get(i, {})
+                message = Message(new_id(), role, text_of(i), now(), session.persona,
+                                  parent=parent, **extra)  # type: ignore[arg-type]  # fmt: skip
                 await store.append_message(session, message)
                 parent = message.id
                 ids.append(message.id)
@@ -190,4 +198,31 @@ def test_a_search_jumps_to_an_old_message_of_a_long_conversation(
     assert abs(middle[0] - middle[1] / 2) <= 30  # centred, though the pages above it were guesses
     assert page.locator("#messages li.msg").count() >= 302  # pages were loaded to reach it
     assert page.locator(BUILT).count() <= 60
+    assert not page_log.errors
+
+
+def test_a_message_built_again_is_as_the_reader_left_it(
+    page: Page, server: LiveServer, redis_url: str, page_log: PageLog
+) -> None:
+    session_id = str(httpx.post(f"{server.url}/api/v1/sessions", json={}).json()["id"])
+    thought = {"reasoning": "Weighing the totals first.", "reasoning_seconds": 3.0,
+               "status": "partial"}  # fmt: skip
+    ids = fill(server, redis_url, session_id, 300, None, special={1: thought})
+    open_app(page, server.url, f"/#/c/{session_id}")
+    load_all(page)
+    page.evaluate(TO_TOP)
+    reply = page.locator(f"[data-id='{ids[1]}']")
+    reply.locator("details.thinking summary").click()  # the reader opens its thinking
+    expect(reply.locator(".thinking-text")).to_have_text("Weighing the totals first.")
+    expect(reply.locator(".msg-note")).to_contain_text("Generation stopped")
+    page.evaluate("() => document.activeElement.blur()")  # (the focus keeps it built)
+    page.evaluate(TO_BOTTOM)
+    expect(reply.locator(".bubble")).to_have_count(0)  # far away: light
+    page.evaluate(TO_TOP)
+    # Built again: its thinking still open, how it ended still said, its buttons back.
+    expect(reply.locator("details.thinking")).to_have_attribute("open", "")
+    expect(reply.locator(".thinking-text")).to_have_text("Weighing the totals first.")
+    expect(reply.locator(".msg-note")).to_contain_text("Generation stopped")
+    expect(reply.locator("button[data-action='copy']")).to_have_count(1)
+    expect(reply.locator(".content")).to_contain_text("Answer 1: use sorted.")
     assert not page_log.errors
