@@ -27,8 +27,7 @@ class SummaryStore:
         self.ttl_seconds = ttl_seconds
 
     async def all(self, sid: str) -> list[Summary]:
-        raw = cast(dict[str, str], await self.redis.hgetall(self.keys.summaries(sid)))
-        return [Summary(**orjson.loads(v)) for v in raw.values()]
+        return _parsed(await self.redis.hgetall(self.keys.summaries(sid)))
 
     async def save(self, sid: str, summary: Summary) -> None:
         key = self.keys.summaries(sid)
@@ -50,8 +49,7 @@ class SummaryStore:
             pipe.hgetall(self.keys.summary_state(sid))
             pipe.hgetall(self.keys.summaries(sid))
             state, raw = await pipe.execute()
-        summaries = [Summary(**orjson.loads(v)) for v in cast(dict[str, str], raw).values()]
-        return cast(dict[str, str], state), summaries
+        return cast(dict[str, str], state), _parsed(raw)
 
     async def state(self, sid: str) -> dict[str, str]:
         return cast(dict[str, str], await self.redis.hgetall(self.keys.summary_state(sid)))
@@ -63,3 +61,7 @@ class SummaryStore:
         await self.redis.hset(
             self.keys.summary_state(sid), mapping={"failed": code, "failed_at": repr(at)}
         )
+
+
+def _parsed(raw: object) -> list[Summary]:
+    return [Summary(**orjson.loads(v)) for v in cast(dict[str, str], raw).values()]
