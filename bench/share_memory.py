@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 from redis import Redis
+from tests import stored
 from tests.processes import ServerProcess
 
 from parlour.embedded import EmbeddedRedis
@@ -46,24 +47,8 @@ def _status(pid: int, field: str) -> float:
 
 def _fill(redis: Redis, sid: str, size: int) -> None:
     """``MESSAGES`` messages of ``size`` characters, written the way the store writes them."""
-    keys = Keys("parlour")
-    parent = ""
-    with redis.pipeline(transaction=False) as pipe:
-        for i in range(MESSAGES):
-            mid = f"{i + 1:032x}"
-            text = f"message {i} " + "lorem ipsum dolor sit amet, " * (size // 28)
-            message = {"id": mid, "role": "user" if i % 2 == 0 else "assistant",
-                       "content": text, "timestamp": 1_700_000_000.0 + i,
-                       "persona": "assistant", "status": "complete"}  # fmt: skip
-            pipe.hset(keys.messages(sid), mid, json.dumps(message))
-            pipe.hset(keys.tree(sid), f"u:{mid}", parent)
-            pipe.hset(keys.tree(sid), f"k:{parent}", json.dumps([mid]))
-            pipe.rpush(keys.path(sid), mid)
-            parent = mid
-            if i % 500 == 499:
-                pipe.execute()
-        pipe.hset(keys.conversation(sid), mapping={"message_count": MESSAGES, "active": parent})
-        pipe.execute()
+    filler = "lorem ipsum dolor sit amet, " * (size // 28)
+    stored.fill(redis, sid, MESSAGES, lambda i: f"message {i} {filler}")
 
 
 def _as_before(redis: Redis, token: str) -> str:

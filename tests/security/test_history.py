@@ -8,7 +8,7 @@ import json
 import httpx
 from redis import Redis
 
-from parlour.store import Keys
+from tests import stored
 from tests.accounts import PASSWORD_MODE, signed_up
 from tests.conftest import ServerFactory
 from tests.live import LiveServer, collect
@@ -19,24 +19,8 @@ MESSAGE_FIELDS = ("id", "role", "content", "timestamp", "persona", "status")
 
 
 def fill(redis: Redis, sid: str, count: int, pad: int = 0) -> None:
-    """Append ``count`` messages to a conversation the way the store writes them (their
-    text: ``message I``, then ``pad`` more characters)."""
-    keys = Keys("parlour")
-    path = redis.lrange(keys.path(sid), 0, -1)
-    parent = path[-1] if path else ""
-    with redis.pipeline() as pipe:
-        for i in range(count):
-            mid = f"{i + 1:032x}"
-            message = {"id": mid, "role": "user" if i % 2 == 0 else "assistant",
-                       "content": f"message {i}" + "é" * pad, "timestamp": 1_700_000_000.0 + i,
-                       "persona": "assistant", "status": "complete"}  # fmt: skip
-            pipe.hset(keys.messages(sid), mid, json.dumps(message))
-            pipe.hset(keys.tree(sid), f"u:{mid}", parent)
-            pipe.hset(keys.tree(sid), f"k:{parent}", json.dumps([mid]))
-            pipe.rpush(keys.path(sid), mid)
-            parent = mid
-        pipe.hset(keys.conversation(sid), mapping={"message_count": count, "active": parent})
-        pipe.execute()
+    """``count`` messages: ``message I``, then ``pad`` more characters."""
+    stored.fill(redis, sid, count, lambda i: f"message {i}" + "é" * pad)
 
 
 def test_finding_11_tutorial_history_is_paged_with_a_bounded_default(
