@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.chat import chat, open_app
 from tests.conftest import ServerFactory
@@ -41,6 +41,29 @@ def test_facts_are_added_edited_deleted_within_the_budget_and_used(
     system = upstream.requests[-1]["messages"][0]["content"]
     assert "- My name is 大明" in system
     assert "Python" not in system
+
+
+def test_a_fact_typed_while_the_last_one_is_saved_is_kept(app: Page) -> None:
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    app.route("**/api/v1/memory/facts", hold)
+    app.get_by_role("button", name="Memory").click()
+    box = app.get_by_label("A new fact")
+    box.fill("My name is 小明")
+    box.press("Enter")
+    while not held:  # the route handler runs as Playwright dispatches events
+        app.wait_for_timeout(25)
+    box.fill("I prefer Python")  # typed before the first fact's answer came back
+    held[0].continue_()
+    expect(app.get_by_label("Fact 1")).to_have_value("My name is 小明")
+    expect(box).to_have_value("I prefer Python")
+    app.unroute("**/api/v1/memory/facts")
+    box.press("Enter")
+    expect(app.get_by_label("Fact 2")).to_have_value("I prefer Python")
+    expect(box).to_have_value("")
 
 
 def test_a_proposed_fact_is_kept_only_on_a_click(app: Page, upstream: ScriptedUpstream) -> None:

@@ -66,6 +66,7 @@ class MemoryPage {
   constructor() {
     this.dialog = $("memory-dialog");
     this.state = null;
+    this.queue = Promise.resolve();
     $("memory-close").addEventListener("click", () => this.dialog.close());
     $("memory-enabled").addEventListener("change", () => this.run(async () => {
       const on = $("memory-enabled").checked;
@@ -74,9 +75,11 @@ class MemoryPage {
     }));
     $("memory-form").addEventListener("submit", (event) => {
       event.preventDefault();
+      const box = $("memory-new");
+      const text = box.value;
       this.run(async () => {
-        this.show(await api.addFact($("memory-new").value));
-        $("memory-new").value = "";
+        this.show(await api.addFact(text));
+        if (box.value === text) box.value = ""; // keep what was typed meanwhile
       });
     });
   }
@@ -88,14 +91,18 @@ class MemoryPage {
     $("memory-new").focus();
   }
 
-  async run(fn) {
-    $("memory-error").hidden = true;
-    try {
-      await fn();
-    } catch (err) {
-      $("memory-error").textContent = describeError(err);
-      $("memory-error").hidden = false;
-    }
+  // Changes run one after another, so each answer is shown in the order it was asked for.
+  run(fn) {
+    this.queue = this.queue.then(async () => {
+      $("memory-error").hidden = true;
+      try {
+        await fn();
+      } catch (err) {
+        $("memory-error").textContent = describeError(err);
+        $("memory-error").hidden = false;
+      }
+    });
+    return this.queue;
   }
 
   show(state) {
