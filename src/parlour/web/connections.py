@@ -3,7 +3,8 @@
 uvicorn has no limit on how long a client may take to send a request's headers, so
 a few hundred half-sent requests could hold connections for ever. :class:`HeaderTimeout`
 closes a connection whose request head has not arrived within ``HEADER_TIMEOUT_SECONDS``
-(counted from the connection, or from the first byte of a request on a kept-alive one).
+(counted from the connection, or from the first byte of a request on a kept-alive one;
+one timer per process looks at the deadlines, so a head is cut at most a quarter late).
 
 The two answers uvicorn would give itself carry the security headers and the one error
 body (see :mod:`parlour.web.errors`) like every other: past ``MAX_CONNECTIONS`` open
@@ -51,47 +52,79 @@ _NOT_HTTP = orjson.dumps({"detail": "The request is not valid HTTP.",
                                     "message": "The request is not valid HTTP."}})  # fmt: skip
 
 
+class _Sweep:
+    """The connections of one event loop waiting for a request head, and one timer that
+    closes those past their deadline. One timer per connection would hold ~1.5 KB for
+    each open reply stream, for a check that is over once its headers are in."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.waiting: dict[HeaderTimeout, float] = {}  # connection -> its deadline
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, conn: HeaderTimeout) -> None:
+        self.waiting.setdefault(conn, self.loop.time() + _header_timeout)
+        if self.timer is None:
+            self.timer = self.loop.call_later(_tick(), self._run)
+
+    def _run(self) -> None:
+        self.timer = None
+        clock = self.loop.time()
+        late = [conn for conn, deadline in self.waiting.items() if deadline <= clock]
+        for conn in late:
+            del self.waiting[conn]
+            conn.too_slow()
+        if self.waiting:
+            self.timer = self.loop.call_later(_tick(), self._run)
+
+
+def _tick() -> float:
+    """How often the deadlines are looked at: a head is cut at most a quarter late."""
+    return min(1.0, _header_timeout / 4)
+
+
+_sweeps: dict[asyncio.AbstractEventLoop, _Sweep] = {}
+
+
 class HeaderTimeout(HttpToolsProtocol):
     """uvicorn's httptools protocol, closing connections whose headers come too slowly,
     and answering its own 503 and 400 as the app answers its errors."""
 
-    _head_timer: asyncio.TimerHandle | None = None
+    # No attribute is added to uvicorn's: one more grows each connection's __dict__ by
+    # ~1.5 KB (for every open reply stream). The limit and the app are read from the
+    # config, and the deadlines kept by the loop's sweep.
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The limit is judged here (as uvicorn would), to answer with BUSY past it.
-        self._limit, self.limit_concurrency = self.limit_concurrency, None
-        self._app = self.app
+        self.limit_concurrency = None
+        if self.loop not in _sweeps:
+            for gone in [loop for loop in _sweeps if loop.is_closed()]:
+                del _sweeps[gone]
+            _sweeps[self.loop] = _Sweep(self.loop)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm()
-
-    def _arm(self) -> None:
-        if self._head_timer is None:
-            self._head_timer = self.loop.call_later(_header_timeout, self._too_slow)
+        _sweeps[self.loop].add(self)
 
     def _disarm(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        _sweeps[self.loop].waiting.pop(self, None)
 
-    def _too_slow(self) -> None:
-        self._head_timer = None
+    def too_slow(self) -> None:
         if not self.transport.is_closing():
             self.transport.close()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._arm()
+        _sweeps[self.loop].add(self)
 
     def on_headers_complete(self) -> None:
         self._disarm()
-        limit = self._limit
+        limit = self.config.limit_concurrency
         busy = limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit)
         if busy:
             log.warning("over MAX_CONNECTIONS (%d): answered 503", limit)
-        self.app = BUSY if busy else self._app
+        self.app = BUSY if busy else self.config.loaded_app
         super().on_headers_complete()
 
     def send_400_response(self, msg: str) -> None:
