@@ -88,6 +88,7 @@ class Summaries:
         self._waiting: dict[str, int] = {}  # folds scheduled per conversation, not yet ended
         self._again: dict[str, _Job] = {}  # the newest branch to fold once the running fold ends
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     async def for_turn(self, sid: str) -> list[Summary]:
         """The summaries a turn may use (none when they are off)."""
@@ -108,23 +109,30 @@ class Summaries:
         """
         if not self.enabled or reply is None:
             return
-        task = asyncio.create_task(self._after(reply, sid, plan, history, info, provider),
-                                   name=f"summary-{sid}")  # fmt: skip
-        self._tasks.add(task)
         self._waiting[sid] = self._waiting.get(sid, 0) + 1
 
-        def ended(task: asyncio.Task[None]) -> None:
-            self._tasks.discard(task)
+        def folded(_task: asyncio.Task[None] | None = None) -> None:
+            if _task is not None:
+                self._tasks.discard(_task)
             left = self._waiting.pop(sid, 1) - 1
             if left:
                 self._waiting[sid] = left
 
-        task.add_done_callback(ended)
+        def ended(_reply: asyncio.Task[None]) -> None:  # whatever its outcome
+            # Started only now: an open reply holds no waiting task (or its memory).
+            if self._closed:
+                folded()
+                return
+            task = asyncio.create_task(self._after(sid, plan, history, info, provider),
+                                       name=f"summary-{sid}")  # fmt: skip
+            self._tasks.add(task)
+            task.add_done_callback(folded)
 
-    async def _after(self, reply: asyncio.Task[None], sid: str, plan: Callable[..., Any],
+        reply.add_done_callback(ended)
+
+    async def _after(self, sid: str, plan: Callable[..., Any],
                      history: Callable[[], list[Message] | None], info: ModelInfo,
                      provider: ChatProvider) -> None:  # fmt: skip
-        await asyncio.wait([reply])  # whatever its outcome
         first: _Job = (plan, history, info, provider)
         if sid in self._running:  # the running fold takes this branch up when it is done
             self._again[sid] = first
@@ -251,6 +259,7 @@ class Summaries:
         await self.store.set_off(session.id, not on)
 
     async def shutdown(self) -> None:
+        self._closed = True  # replies ending from now on start no fold
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

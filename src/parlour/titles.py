@@ -134,6 +134,7 @@ class Titles:
         self.max_tokens = max_tokens
         self._set = redis.register_script(_SET_TITLE)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     def after(
         self,
@@ -147,21 +148,26 @@ class Titles:
         first question and its stored answer; None: nothing to title from)."""
         if not self.enabled or reply is None:
             return
-        task = asyncio.create_task(
-            self._after(reply, session, exchange, info, provider), name=f"title-{session.id}"
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+        def ended(_reply: asyncio.Task[None]) -> None:  # whatever its outcome
+            # Started only now: an open reply holds no waiting task (or its memory).
+            if self._closed:
+                return
+            task = asyncio.create_task(
+                self._after(session, exchange, info, provider), name=f"title-{session.id}"
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        reply.add_done_callback(ended)
 
     async def _after(
         self,
-        reply: asyncio.Task[None],
         session: SessionInfo,
         exchange: Callable[[], tuple[Message, Message] | None],
         info: ModelInfo,
         provider: ChatProvider,
     ) -> None:
-        await asyncio.wait([reply])  # whatever its outcome
         pair = exchange()
         if pair is None:
             return
@@ -211,6 +217,7 @@ class Titles:
             self.store.changed(session.owner, session.id, "updated")
 
     async def shutdown(self) -> None:
+        self._closed = True  # replies ending from now on are not titled
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
