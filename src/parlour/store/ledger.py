@@ -373,7 +373,8 @@ class ReplyLedger:
         lock_ttl: int,
     ) -> None:
         """In one round trip: event batches for several replies (sid, rid, events, final),
-        and the locks of running replies (sid, owner, rid) renewed for ``lock_ttl``."""
+        and the locks of running replies (sid, owner, rid) renewed for ``lock_ttl``, their
+        event streams with them (a finished stream is kept ``stream_ttl``)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for sid, rid, events, final in batches:
                 key = self.keys.reply_events(sid, rid)
@@ -381,9 +382,11 @@ class ReplyLedger:
                 # Made by the claim with its expiry: never made here (a write cut between
                 # the two commands would leave a stream that never expires).
                 pipe.xadd(key, {"b": batch}, nomkstream=True)
-                pipe.expire(key, self.stream_ttl if final else self.facts_ttl)
+                if final:  # kept a while for late readers; a running one is kept below
+                    pipe.expire(key, self.stream_ttl)
             stamp = now()
             for sid, owner, rid in renew:
+                pipe.expire(self.keys.reply_events(sid, rid), self.facts_ttl)
                 pipe.expire(self.keys.session_reply(sid), lock_ttl)
                 pipe.expire(self.keys.user_replies(owner), lock_ttl)
                 pipe.zadd(self.keys.running_replies(), {running_member(sid, rid): stamp})
