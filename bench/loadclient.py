@@ -60,6 +60,7 @@ class Record:
     last: float = 0.0  # seconds from request start to the last delta
     error: str | None = None
     retries: int = 0
+    completion_tokens: int | None = None  # as the final event counts them (Parlour only)
 
 
 class StreamProtocol(asyncio.Protocol):
@@ -172,6 +173,8 @@ class StreamProtocol(asyncio.Protocol):
             if content:
                 self._delta(now, _tokens(content))
         elif name == b"done":
+            usage = orjson.loads(data).get("usage") or {}
+            self.record.completion_tokens = usage.get("completion_tokens")
             self._finish(None)
         elif name == b"failure":
             self._finish("error event: " + data.decode(errors="replace")[:200])

@@ -41,8 +41,8 @@ class Sizes:
     branched_messages: int = 2_000  # #8
     branches: int = 50
     idle_streams: int = 1000  # #6
-    local_tokens: int = 128  # #7
-    local_repeats: int = 3
+    local_tokens: int = 256  # #7
+    local_repeats: int = 5
     search_own: int = 100_000  # #9: messages in the searching account
     search_total: int = 1_000_000  # and in the whole store
     search_queries: int = 400
