@@ -54,8 +54,11 @@ def test_a_fact_typed_while_the_last_one_is_saved_is_kept(app: Page) -> None:
     box = app.get_by_label("A new fact")
     box.fill("My name is 小明")
     box.press("Enter")
-    while not held:  # the route handler runs as Playwright dispatches events
+    for _ in range(200):  # the route handler runs as Playwright dispatches events
+        if held:
+            break
         app.wait_for_timeout(25)
+    assert held, "the first fact was never sent"
     box.fill("I prefer Python")  # typed before the first fact's answer came back
     held[0].continue_()
     expect(app.get_by_label("Fact 1")).to_have_value("My name is 小明")

@@ -54,8 +54,8 @@ _NOT_HTTP = orjson.dumps({"detail": "The request is not valid HTTP.",
 
 class _Sweep:
     """The connections of one event loop waiting for a request head, and one timer that
-    closes those past their deadline. One timer per connection would hold ~1.5 KB for
-    each open reply stream, for a check that is over once its headers are in."""
+    closes those past their deadline: a connection itself holds nothing for a check
+    that is over once its headers are in (see HeaderTimeout)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
